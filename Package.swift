@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Hot kernels are compiled optimised even in debug builds: the parity tests run real forward passes.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffast-math", "-fno-finite-math-only"])]
+let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "corrsteer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "corrsteer", targets: ["corrsteer"]),
+        .library(name: "CorrSteer", targets: ["CorrSteer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CKernels", cSettings: kernelFlags),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Tensors", dependencies: ["CKernels", .target(name: "COpenBLAS", condition: .when(platforms: [.linux]))], swiftSettings: swiftFlags),
+        .target(name: "WeightFiles", dependencies: ["Tensors", "CZlib"], swiftSettings: swiftFlags),
+        .target(name: "Tokenization", swiftSettings: swiftFlags),
+        .target(name: "LanguageModels", dependencies: ["Tensors", "WeightFiles"], swiftSettings: swiftFlags),
+        .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles"], swiftSettings: swiftFlags),
+        .target(name: "Tasks", swiftSettings: swiftFlags),
+        .target(name: "CorrSteer", dependencies: ["Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], swiftSettings: swiftFlags),
+        .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels"]),
+        .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
+        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer"]),
+        .testTarget(name: "CLITests", dependencies: ["corrsteer"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

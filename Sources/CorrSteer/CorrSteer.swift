@@ -1,0 +1,1 @@
+// Module CorrSteer — see DESIGN.md §1.

@@ -1,0 +1,1 @@
+// Module LanguageModels — see DESIGN.md §1.

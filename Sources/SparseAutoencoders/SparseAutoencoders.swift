@@ -1,0 +1,1 @@
+// Module SparseAutoencoders — see DESIGN.md §1.

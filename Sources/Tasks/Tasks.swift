@@ -1,0 +1,1 @@
+// Module Tasks — see DESIGN.md §1.

@@ -1,0 +1,1 @@
+// Module Tokenization — see DESIGN.md §1.

@@ -1,0 +1,1 @@
+// Module WeightFiles — see DESIGN.md §1.

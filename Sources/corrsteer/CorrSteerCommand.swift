@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct CorrSteerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corrsteer",
+        abstract: "Find SAE features that predict a correct answer, steer with them, and measure the result.",
+        discussion: "CorrSteer (arXiv 2508.12535) on the CPU, from the model, SAE and data files you already have.",
+        subcommands: [
+            // One line per subcommand; each lives in its own file.
+        ]
+    )
+}
