@@ -1,1 +1,0 @@
-// Module WeightFiles — see DESIGN.md §1.
