@@ -1,0 +1,130 @@
+import Foundation
+
+/// Scores with a program of the user's: `/bin/sh -c COMMAND` reads one JSON object per line on stdin,
+/// `{"id", "prompt", "output", "gold"}`, and writes one per line on stdout, `{"id", "score"}`, with
+/// `score` a number (or boolean) in [0, 1]. Lines may come back in any order; blank lines are ignored.
+///
+/// One process runs per `score` call, so call it with as many items as convenient (a Python scorer
+/// that loads a model pays that once per call). Nothing is kept between calls: a failure throws before
+/// any score is returned, and the same items can simply be scored again.
+public struct ExternalCommandScorer: Scorer {
+    public let command: String
+    /// Seconds one call may take before the command is killed.
+    public let timeout: Double
+
+    public init(command: String, timeout: Double = 600) {
+        self.command = command
+        self.timeout = timeout
+    }
+
+    public func score(_ items: [ScoringItem]) throws -> [Double] {
+        guard !items.isEmpty else { return [] }
+        var position: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            if position[item.id] != nil {
+                throw TaskError.scorerFailed(command: command, reason: "two items share the id '\(item.id)'; ids must be unique")
+            }
+            position[item.id] = index
+        }
+        let result: ShellCommand.Result
+        do {
+            result = try ShellCommand(command: command, timeout: timeout).run(input: try Self.encode(items))
+        } catch ShellCommand.Failure.timedOut {
+            throw TaskError.scorerTimedOut(command: command, seconds: timeout)
+        } catch ShellCommand.Failure.couldNotStart(let reason) {
+            throw TaskError.scorerFailed(command: command, reason: "could not start /bin/sh: \(reason)")
+        } catch ShellCommand.Failure.outputLeftOpen {
+            throw TaskError.scorerFailed(command: command, reason: "it exited but a child process kept its output open")
+        }
+        if result.killedBySignal {
+            throw TaskError.scorerFailed(command: command, reason: "killed by signal \(result.exitStatus)\(Self.stderrTail(result.standardError))")
+        }
+        if result.exitStatus != 0 {
+            throw TaskError.scorerFailed(command: command, reason: "exited with status \(result.exitStatus)\(Self.stderrTail(result.standardError))")
+        }
+        return try scores(from: result.standardOutput, position: position, count: items.count)
+    }
+
+    private static func encode(_ items: [ScoringItem]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        for item in items {
+            data.append(try encoder.encode(item))
+            data.append(UInt8(ascii: "\n"))
+        }
+        return data
+    }
+
+    private func scores(from output: Data, position: [String: Int], count: Int) throws -> [Double] {
+        var scores = [Double?](repeating: nil, count: count)
+        var lineNumber = 0
+        for rawLine in output.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = rawLine
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            guard let text = String(data: Data(line), encoding: .utf8) else {
+                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "not valid UTF-8")
+            }
+            if PythonText.strip(text).isEmpty { continue }
+            let (id, score) = try parse(text, line: lineNumber)
+            guard let index = position[id] else {
+                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "id '\(id)' was not among the items sent")
+            }
+            if scores[index] != nil {
+                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "id '\(id)' was scored twice")
+            }
+            scores[index] = score
+        }
+        let missing = position.filter { scores[$0.value] == nil }.sorted { $0.value < $1.value }.map(\.key)
+        if let first = missing.first {
+            let more = missing.count > 1 ? " and \(missing.count - 1) more" : ""
+            throw TaskError.scorerFailed(
+                command: command,
+                reason: "it scored \(count - missing.count) of \(count) items; no score for id '\(first)'\(more)")
+        }
+        return scores.map { $0 ?? 0 }
+    }
+
+    private func parse(_ text: String, line: Int) throws -> (String, Double) {
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [])
+        } catch {
+            throw TaskError.scorerMalformedOutput(command: command, line: line, reason: "not JSON: \(Self.excerpt(text))")
+        }
+        guard let object = value as? [String: Any] else {
+            throw TaskError.scorerMalformedOutput(command: command, line: line, reason: "not a JSON object: \(Self.excerpt(text))")
+        }
+        let id: String
+        if let text = object["id"] as? String {
+            id = text
+        } else if let raw = object["id"], let number = JSONRecord.integerValue(raw) {
+            id = String(number)
+        } else {
+            throw TaskError.scorerMalformedOutput(command: command, line: line, reason: "missing string field 'id': \(Self.excerpt(text))")
+        }
+        guard let rawScore = object["score"], !(rawScore is NSNull), !(rawScore is String),
+              let number = rawScore as? NSNumber
+        else {
+            throw TaskError.scorerMalformedOutput(command: command, line: line, reason: "missing numeric field 'score' for id '\(id)'")
+        }
+        let score = number.doubleValue
+        guard score.isFinite, score >= 0, score <= 1 else {
+            throw TaskError.scorerMalformedOutput(command: command, line: line, reason: "score \(score) for id '\(id)' is outside [0, 1]")
+        }
+        return (id, score)
+    }
+
+    private static func excerpt(_ text: String) -> String {
+        text.count > 80 ? String(text.prefix(80)) + "…" : text
+    }
+
+    private static func stderrTail(_ data: Data) -> String {
+        let text = PythonText.strip(String(decoding: data, as: UTF8.self))
+        guard !text.isEmpty else { return "" }
+        let lastLines = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(3).joined(separator: " | ")
+        let clipped = lastLines.count > 400 ? "…" + String(lastLines.suffix(400)) : lastLines
+        return "; stderr: \(clipped)"
+    }
+}

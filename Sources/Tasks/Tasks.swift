@@ -1,1 +1,0 @@
-// Module Tasks — see DESIGN.md §1.
