@@ -1,1 +1,0 @@
-// Module SparseAutoencoders — see DESIGN.md §1.
