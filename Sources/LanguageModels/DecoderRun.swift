@@ -1,0 +1,212 @@
+import Tensors
+
+/// One generation or forward job: the KV cache for its sequences, reusable activation buffers, and the
+/// hooks by site. `pass` runs the decoder stack once over a ragged set of segments: all rows go through
+/// the linear layers as one matrix, attention is per sequence.
+final class DecoderRun {
+    private struct HookEntry {
+        let hook: ResidualHook
+        let positions: HookPositions
+    }
+
+    enum LogitRows {
+        /// The last row of every segment that ends its sequence's input.
+        case inputEnds
+        /// Every row.
+        case all
+        case none
+    }
+
+    let model: LanguageModel
+    let cache: KVCache
+    private let attention: [Attention]
+    private let preHooks: [[HookEntry]]
+    private let postHooks: [[HookEntry]]
+    private var capacity = 0
+    private let hidden = Buffer<Float>(), normed = Buffer<Float>(), query = Buffer<Float>(), key = Buffer<Float>()
+    private let value = Buffer<Float>(), mixed = Buffer<Float>(), projected = Buffer<Float>(), gate = Buffer<Float>()
+    private let up = Buffer<Float>(), cos = Buffer<Float>(), sin = Buffer<Float>(), positions = Buffer<Int32>()
+
+    /// `lengths[s]` is the most positions sequence s will hold.
+    init(model: LanguageModel, lengths: [Int], hooks: [ResidualHook]) throws {
+        self.model = model
+        let c = model.config
+        cache = KVCache(config: c, lengths: lengths)
+        attention = (0..<c.layerCount).map { l in
+            Attention(heads: c.attentionHeadCount, keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension,
+                      scale: c.attentionScale, softcap: c.attentionLogitSoftcap,
+                      window: c.slidingWindowLayers[l] ? c.slidingWindow : nil)
+        }
+        var pre = Array(repeating: [HookEntry](), count: c.layerCount)
+        var post = pre
+        for hook in hooks {
+            // Sorted so that a hook's sites are visited in a fixed order.
+            for (site, positions) in hook.requests.sorted(by: { $0.key.name < $1.key.name }) {
+                guard site.layer < c.layerCount else {
+                    throw LanguageModelError.invalidRequest("hook site \(site.name) does not exist: the model has \(c.layerCount) blocks (0…\(c.layerCount - 1))")
+                }
+                switch site {
+                case let .residPre(layer): pre[layer].append(HookEntry(hook: hook, positions: positions))
+                case let .residPost(layer): post[layer].append(HookEntry(hook: hook, positions: positions))
+                }
+            }
+        }
+        preHooks = pre
+        postHooks = post
+    }
+
+    private func reserve(rows: Int) {
+        guard rows > capacity else { return }
+        let c = model.config
+        let q = c.attentionHeadCount * c.headDimension, kv = c.keyValueHeadCount * c.headDimension
+        hidden.reserve(rows * c.hiddenSize)
+        normed.reserve(rows * max(c.hiddenSize, 1))
+        query.reserve(rows * q)
+        key.reserve(rows * kv)
+        value.reserve(rows * kv)
+        mixed.reserve(rows * q)
+        projected.reserve(rows * c.hiddenSize)
+        gate.reserve(rows * c.intermediateSize)
+        up.reserve(rows * c.intermediateSize)
+        cos.reserve(rows * c.headDimension / 2)
+        sin.reserve(rows * c.headDimension / 2)
+        positions.reserve(rows)
+        capacity = rows
+    }
+
+    /// Runs the decoder over `tokens` (one per row, segments laid out in order) and returns the logits of
+    /// the rows `logitRows` selects, [n, head rows] row-major, computed with `head` as the LM head.
+    func pass(tokens: [Int32], segments: [PassSegment], step: Int, logitRows: LogitRows, head: Tensor) throws -> [Float] {
+        let c = model.config
+        let w = model.weights
+        let rows = tokens.count
+        let d = c.hiddenSize
+        let qWidth = c.attentionHeadCount * c.headDimension, kvWidth = c.keyValueHeadCount * c.headDimension
+        reserve(rows: rows)
+        let h = hidden.pointer, x = normed.pointer
+
+        for seg in segments {
+            for t in 0..<seg.rowCount { positions.pointer[seg.rowStart + t] = Int32(seg.position + t) }
+        }
+        let embedding = w.embedding, scale = model.embeddingScale
+        tokens.withUnsafeBufferPointer { ids in
+            Parallel.forEachChunk(rows, grain: 16) { range in
+                for r in range {
+                    let id = Int(ids[r])
+                    embedding.copyFloats(range: id * d..<(id + 1) * d, into: h + r * d)
+                    if let scale { VectorMath.scale(h + r * d, by: scale, count: d) }
+                }
+            }
+        }
+        model.rotary.table(positions: positions.pointer, count: rows, cos: cos.pointer, sin: sin.pointer)
+
+        for l in 0..<c.layerCount {
+            try applyHooks(preHooks[l], site: .residPre(layer: l), segments: segments, step: step, rows: rows)
+            let layer = w.layers[l]
+            norm(h, rows: rows, scale: layer.attentionNorm, into: x)
+            MatMul.linear(x, rows: rows, weight: layer.query, into: query.pointer)
+            MatMul.linear(x, rows: rows, weight: layer.key, into: key.pointer)
+            MatMul.linear(x, rows: rows, weight: layer.value, into: value.pointer)
+            model.rotary.apply(to: query.pointer, rows: rows, heads: c.attentionHeadCount, rowStride: qWidth, cos: cos.pointer, sin: sin.pointer)
+            model.rotary.apply(to: key.pointer, rows: rows, heads: c.keyValueHeadCount, rowStride: kvWidth, cos: cos.pointer, sin: sin.pointer)
+            attention[l](layer: l, segments: segments, cache: cache, q: query.pointer, k: key.pointer, v: value.pointer, out: mixed.pointer)
+            cache.store(layer: l, segments: segments, k: key.pointer, v: value.pointer)
+            MatMul.linear(mixed.pointer, rows: rows, weight: layer.output, into: projected.pointer)
+            if let post = layer.postAttentionNorm { norm(projected.pointer, rows: rows, scale: post, into: projected.pointer) }
+            VectorMath.add(projected.pointer, into: h, count: rows * d)
+
+            norm(h, rows: rows, scale: layer.feedForwardNorm, into: x)
+            MatMul.linear(x, rows: rows, weight: layer.gate, into: gate.pointer)
+            MatMul.linear(x, rows: rows, weight: layer.up, into: up.pointer)
+            switch c.activation {
+            case .geluTanh: Activations.geluTanhGated(gate.pointer, up: up.pointer, count: rows * c.intermediateSize)
+            case .silu: Activations.siluGated(gate.pointer, up: up.pointer, count: rows * c.intermediateSize)
+            }
+            MatMul.linear(gate.pointer, rows: rows, weight: layer.down, into: projected.pointer)
+            if let post = layer.postFeedForwardNorm { norm(projected.pointer, rows: rows, scale: post, into: projected.pointer) }
+            VectorMath.add(projected.pointer, into: h, count: rows * d)
+            try applyHooks(postHooks[l], site: .residPost(layer: l), segments: segments, step: step, rows: rows)
+        }
+
+        let selected: [Int]
+        switch logitRows {
+        case .none: return []
+        case .all: selected = Array(0..<rows)
+        case .inputEnds: selected = segments.filter(\.endsInput).map { $0.rowStart + $0.rowCount - 1 }
+        }
+        for (i, r) in selected.enumerated() { (x + i * d).update(from: h + r * d, count: d) }
+        norm(x, rows: selected.count, scale: w.finalNorm, into: x)
+        let vocabulary = head.shape[0]
+        var logits = [Float](repeating: 0, count: selected.count * vocabulary)
+        logits.withUnsafeMutableBufferPointer { out in
+            MatMul.linear(x, rows: selected.count, weight: head, into: out.baseAddress!)
+            if let cap = c.finalLogitSoftcap {
+                Parallel.forEachChunk(selected.count, grain: 1) { range in
+                    for i in range { Activations.softcap(out.baseAddress! + i * vocabulary, count: vocabulary, cap: cap) }
+                }
+            }
+        }
+        return logits
+    }
+
+    private func norm(_ input: UnsafePointer<Float>, rows: Int, scale: [Float], into output: UnsafeMutablePointer<Float>) {
+        scale.withUnsafeBufferPointer { s in
+            RMSNorm.apply(input, rows: rows, width: model.config.hiddenSize, scale: s.baseAddress!,
+                          epsilon: model.config.rmsNormEpsilon, into: output)
+        }
+    }
+
+    /// Lets each hook at `site` observe the selected rows, then adds its vectors to them, in hook order.
+    private func applyHooks(_ entries: [HookEntry], site: HookSite, segments: [PassSegment], step: Int, rows: Int) throws {
+        guard !entries.isEmpty else { return }
+        let d = model.config.hiddenSize
+        let h = hidden.pointer
+        for entry in entries {
+            var tags: [RowTag] = []
+            let all = entry.positions == .all
+            for seg in segments where all || seg.endsInput {
+                let first = all ? 0 : seg.rowCount - 1
+                for t in first..<seg.rowCount {
+                    tags.append(RowTag(sequence: seg.sequence, position: seg.position + t, step: step))
+                }
+            }
+            guard !tags.isEmpty else { continue }
+            if all {
+                entry.hook.observe(site: site, rows: h, count: rows, width: d, tags: tags)
+            } else {
+                // `normed` is free between blocks; gather the generation rows there.
+                var i = 0
+                for seg in segments where seg.endsInput {
+                    (normed.pointer + i * d).update(from: h + (seg.rowStart + seg.rowCount - 1) * d, count: d)
+                    i += 1
+                }
+                entry.hook.observe(site: site, rows: normed.pointer, count: tags.count, width: d, tags: tags)
+            }
+            for seg in segments where all || seg.endsInput {
+                guard let vector = entry.hook.addition(site: site, sequence: seg.sequence) else { continue }
+                guard vector.count == d else {
+                    throw LanguageModelError.invalidRequest("hook at \(site.name) returned a vector of \(vector.count) values for sequence \(seg.sequence); the model's hidden size is \(d)")
+                }
+                let first = all ? 0 : seg.rowCount - 1
+                vector.withUnsafeBufferPointer { v in
+                    for t in first..<seg.rowCount { VectorMath.add(v.baseAddress!, into: h + (seg.rowStart + t) * d, count: d) }
+                }
+            }
+        }
+    }
+}
+
+/// A growable, uninitialised scratch array.
+final class Buffer<Element> {
+    private(set) var pointer = UnsafeMutablePointer<Element>.allocate(capacity: 1)
+    private(set) var count = 1
+
+    func reserve(_ n: Int) {
+        guard n > count else { return }
+        pointer.deallocate()
+        pointer = .allocate(capacity: n)
+        count = n
+    }
+
+    deinit { pointer.deallocate() }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Tensors
+import WeightFiles
+
+/// A decoder-only language model (Gemma-2 or Llama) ready to run: configuration, weights in their file
+/// dtype, and the rotary table. Immutable, so one instance serves any number of concurrent generators.
+public final class LanguageModel: @unchecked Sendable {
+    public let config: ModelConfiguration
+    /// The dtype of the embedding matrix (the checkpoint's weight dtype).
+    public let weightDType: DType
+    /// The folder the model was loaded from, if any.
+    public let directory: URL?
+    let weights: ModelWeights
+    let rotary: RotaryEmbedding
+    /// Gemma-2 multiplies embeddings by √hidden, rounded to the weight dtype as transformers does.
+    let embeddingScale: Float?
+
+    /// Loads `config.json`, `generation_config.json` and the safetensors weights (single file or sharded)
+    /// of a model folder. Every tensor shape is checked against the configuration.
+    public static func load(directory: URL) throws -> LanguageModel {
+        let config = try ModelConfiguration.load(directory: directory)
+        let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        let weights = try ModelWeights(
+            config: config,
+            tensor: { name in
+                guard checkpoint.contains(name) else { return nil }
+                let info = try checkpoint.info(name)
+                guard DType(rawValue: info.dtype) != nil else {
+                    throw LanguageModelError.unsupportedTensorDType(
+                        path: (try? checkpoint.file(containing: name).path) ?? directory.path, tensor: name, dtype: info.dtype)
+                }
+                return try checkpoint.tensor(name)
+            },
+            location: { name in (try? checkpoint.file(containing: name).path) ?? directory.path })
+        return LanguageModel(config: config, weights: weights, directory: directory)
+    }
+
+    /// Loads a model from a folder path or a Hugging Face id found in the local cache.
+    public static func load(_ reference: String) throws -> LanguageModel {
+        try load(directory: try ModelLocator.resolve(reference))
+    }
+
+    /// A model from a configuration and tensors named as in a Hugging Face checkpoint
+    /// (`model.layers.0.self_attn.q_proj.weight`, …); see `ModelConfiguration.tensorShapes`.
+    public convenience init(config: ModelConfiguration, weights: [String: Tensor]) throws {
+        let modelWeights = try ModelWeights(config: config, tensor: { weights[$0] }, location: { _ in "weights" })
+        self.init(config: config, weights: modelWeights, directory: nil)
+    }
+
+    init(config: ModelConfiguration, weights: ModelWeights, directory: URL?) {
+        self.config = config
+        self.weights = weights
+        self.directory = directory
+        weightDType = weights.embedding.dtype
+        rotary = RotaryEmbedding(headDimension: config.headDimension, base: config.ropeTheta, llama3: config.ropeScaling)
+        if config.architecture == .gemma2 {
+            let scale = Float(Double(config.hiddenSize).squareRoot())
+            embeddingScale = Tensor(shape: [1], values: [scale], dtype: weights.embedding.dtype).floats()[0]
+        } else {
+            embeddingScale = nil
+        }
+    }
+
+    /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
+    public func forward(tokens: [[Int]], hooks: [ResidualHook] = [], logits: LogitPositions = .lastPosition) throws -> [Tensor] {
+        try Generator(model: self).forward(tokens: tokens, hooks: hooks, logits: logits)
+    }
+}

@@ -1,0 +1,36 @@
+/// Everything that can be wrong with a model folder or a request. Each case names the file (and field or
+/// tensor) so the user knows what to fix.
+public enum LanguageModelError: Error, CustomStringConvertible, Equatable {
+    case missingConfiguration(path: String)
+    case unreadableConfiguration(path: String, reason: String)
+    case invalidConfiguration(path: String, field: String, reason: String)
+    case unsupportedModelType(path: String, modelType: String, supported: [String])
+    case missingTensor(path: String, tensor: String)
+    case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
+    case unsupportedTensorDType(path: String, tensor: String, dtype: String)
+    case modelNotFound(reference: String, searched: [String])
+    case invalidRequest(String)
+
+    public var description: String {
+        switch self {
+        case let .missingConfiguration(path):
+            return "\(path): no config.json in this model folder"
+        case let .unreadableConfiguration(path, reason):
+            return "\(path): cannot read: \(reason)"
+        case let .invalidConfiguration(path, field, reason):
+            return "\(path): field \"\(field)\": \(reason)"
+        case let .unsupportedModelType(path, modelType, supported):
+            return "\(path): model_type \"\(modelType)\" is not supported; supported: \(supported.joined(separator: ", "))"
+        case let .missingTensor(path, tensor):
+            return "\(path): tensor '\(tensor)' is missing from the checkpoint"
+        case let .shapeMismatch(path, tensor, expected, found):
+            return "\(path): tensor '\(tensor)' has shape \(found) but config.json implies \(expected)"
+        case let .unsupportedTensorDType(path, tensor, dtype):
+            return "\(path): tensor '\(tensor)' has dtype \(dtype); model weights must be F32, F16 or BF16"
+        case let .modelNotFound(reference, searched):
+            return "model '\(reference)' not found: not a folder, and not in the Hugging Face cache (looked in \(searched.joined(separator: ", ")))"
+        case let .invalidRequest(reason):
+            return reason
+        }
+    }
+}

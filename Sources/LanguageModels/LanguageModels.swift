@@ -1,1 +1,0 @@
-// Module LanguageModels — see DESIGN.md §1.

@@ -1,0 +1,187 @@
+import Foundation
+import Tensors
+
+/// What a model folder's `config.json` (and `generation_config.json`) says, decoded for the families
+/// this engine runs. Hub spellings (`rope_theta` + `rope_scaling`, `torch_dtype`) and transformers-5
+/// spellings (`rope_parameters`, `dtype`) are both accepted.
+public struct ModelConfiguration: Sendable, Equatable {
+    public enum Architecture: String, Sendable, CaseIterable {
+        case gemma2
+        case llama
+    }
+
+    public enum FeedForwardActivation: String, Sendable {
+        /// `gelu_pytorch_tanh` (GeGLU).
+        case geluTanh = "gelu_pytorch_tanh"
+        /// `silu` (SwiGLU).
+        case silu
+    }
+
+    public var architecture: Architecture
+    public var vocabularySize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var layerCount: Int
+    public var attentionHeadCount: Int
+    public var keyValueHeadCount: Int
+    public var headDimension: Int
+    public var rmsNormEpsilon: Float
+    public var ropeTheta: Double
+    public var ropeScaling: RotaryEmbedding.Llama3Scaling?
+    public var maxPositionEmbeddings: Int
+    public var tiesWordEmbeddings: Bool
+    public var activation: FeedForwardActivation
+    /// Factor applied to q·k before the softcap and the mask (Gemma-2: `query_pre_attn_scalar`^-½).
+    public var attentionScale: Float
+    public var attentionLogitSoftcap: Float?
+    public var finalLogitSoftcap: Float?
+    public var slidingWindow: Int?
+    /// Per layer: whether it attends only to the last `slidingWindow` positions.
+    public var slidingWindowLayers: [Bool]
+    public var bosTokenID: Int?
+    /// End-of-sequence ids: `generation_config.json` when it names them, else `config.json`.
+    public var eosTokenIDs: [Int]
+    public var padTokenID: Int?
+    /// The `dtype`/`torch_dtype` the file declares (informational; tensors carry their own dtype).
+    public var declaredDType: String?
+
+    /// The names `model_type` may take.
+    public static let supportedModelTypes = Architecture.allCases.map(\.rawValue)
+
+    /// Decodes `config.json` text, plus `generation_config.json` text when there is one.
+    /// `source` names the config file in errors.
+    public init(json: Data, generationJSON: Data? = nil, source: String = "config.json",
+                generationSource: String = "generation_config.json") throws {
+        let fields = try JSONFields(data: json, path: source)
+        let modelType = try fields.string("model_type")
+        guard let architecture = Architecture(rawValue: modelType) else {
+            throw LanguageModelError.unsupportedModelType(path: source, modelType: modelType, supported: Self.supportedModelTypes)
+        }
+        switch architecture {
+        case .gemma2: self = try Gemma2.configuration(fields)
+        case .llama: self = try Llama.configuration(fields)
+        }
+        try validate(fields)
+        if let generationJSON {
+            let generation = try JSONFields(data: generationJSON, path: generationSource)
+            if let eos = try generation.intList("eos_token_id") { eosTokenIDs = eos }
+            if bosTokenID == nil { bosTokenID = try generation.optionalInt("bos_token_id") }
+            if padTokenID == nil { padTokenID = try generation.optionalInt("pad_token_id") }
+        }
+    }
+
+    /// Reads `config.json` and, if present, `generation_config.json` from a model folder.
+    public static func load(directory: URL) throws -> ModelConfiguration {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw LanguageModelError.missingConfiguration(path: directory.path)
+        }
+        let data: Data
+        do { data = try Data(contentsOf: configURL) } catch {
+            throw LanguageModelError.unreadableConfiguration(path: configURL.path, reason: error.localizedDescription)
+        }
+        let generationURL = directory.appendingPathComponent("generation_config.json")
+        var generation: Data?
+        if FileManager.default.fileExists(atPath: generationURL.path) {
+            do { generation = try Data(contentsOf: generationURL) } catch {
+                throw LanguageModelError.unreadableConfiguration(path: generationURL.path, reason: error.localizedDescription)
+            }
+        }
+        return try ModelConfiguration(json: data, generationJSON: generation, source: configURL.path,
+                                      generationSource: generationURL.path)
+    }
+
+    /// Fields every family shares.
+    init(architecture: Architecture, fields: JSONFields, activation: FeedForwardActivation) throws {
+        self.architecture = architecture
+        vocabularySize = try fields.positiveInt("vocab_size")
+        hiddenSize = try fields.positiveInt("hidden_size")
+        intermediateSize = try fields.positiveInt("intermediate_size")
+        layerCount = try fields.positiveInt("num_hidden_layers")
+        attentionHeadCount = try fields.positiveInt("num_attention_heads")
+        keyValueHeadCount = fields.has("num_key_value_heads") ? try fields.positiveInt("num_key_value_heads") : attentionHeadCount
+        if fields.has("head_dim") {
+            headDimension = try fields.positiveInt("head_dim")
+        } else {
+            guard hiddenSize % attentionHeadCount == 0 else {
+                throw fields.invalid("num_attention_heads", "hidden_size \(hiddenSize) is not a multiple of \(attentionHeadCount) and head_dim is absent")
+            }
+            headDimension = hiddenSize / attentionHeadCount
+        }
+        rmsNormEpsilon = Float(try fields.optionalDouble("rms_norm_eps") ?? 1e-6)
+        maxPositionEmbeddings = try fields.optionalInt("max_position_embeddings") ?? 8192
+        tiesWordEmbeddings = try fields.bool("tie_word_embeddings", default: architecture == .gemma2)
+        self.activation = activation
+        attentionScale = Float(1 / Double(headDimension).squareRoot())
+        slidingWindowLayers = Array(repeating: false, count: layerCount)
+        bosTokenID = try fields.optionalInt("bos_token_id")
+        eosTokenIDs = try fields.intList("eos_token_id") ?? []
+        padTokenID = try fields.optionalInt("pad_token_id")
+        declaredDType = try fields.optionalString("dtype") ?? fields.optionalString("torch_dtype")
+        (ropeTheta, ropeScaling) = try Self.rope(fields)
+    }
+
+    /// RoPE settings from `rope_parameters` (transformers 5) or `rope_theta` + `rope_scaling` (hub).
+    private static func rope(_ fields: JSONFields) throws -> (Double, RotaryEmbedding.Llama3Scaling?) {
+        let key = fields.has("rope_parameters") ? "rope_parameters" : "rope_scaling"
+        let parameters = try fields.nested(key)
+        let theta = try parameters?.optionalDouble("rope_theta") ?? fields.optionalDouble("rope_theta") ?? 10000
+        guard let parameters else { return (theta, nil) }
+        let type = try parameters.optionalString("rope_type") ?? parameters.optionalString("type") ?? "default"
+        switch type {
+        case "default":
+            return (theta, nil)
+        case "llama3":
+            let inner = JSONFields(object: parameters.object, path: parameters.path)
+            func number(_ name: String) throws -> Double {
+                guard inner.has(name) else { throw fields.invalid("\(key).\(name)", "missing (needed by rope_type llama3)") }
+                return try inner.double(name)
+            }
+            let scaling = RotaryEmbedding.Llama3Scaling(
+                factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor"),
+                highFrequencyFactor: try number("high_freq_factor"),
+                originalMaxPositions: Int(try number("original_max_position_embeddings")))
+            guard scaling.factor > 0, scaling.highFrequencyFactor > scaling.lowFrequencyFactor, scaling.lowFrequencyFactor > 0 else {
+                throw fields.invalid(key, "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0")
+            }
+            return (theta, scaling)
+        default:
+            throw fields.invalid("\(key).rope_type", "\"\(type)\" is not supported; supported: default, llama3")
+        }
+    }
+
+    private func validate(_ fields: JSONFields) throws {
+        guard attentionHeadCount % keyValueHeadCount == 0 else {
+            throw fields.invalid("num_key_value_heads", "\(keyValueHeadCount) does not divide num_attention_heads \(attentionHeadCount)")
+        }
+        guard headDimension % 2 == 0 else { throw fields.invalid("head_dim", "rotary embedding needs an even head_dim, got \(headDimension)") }
+        if let slidingWindow, slidingWindow <= 0 {
+            throw fields.invalid("sliding_window", "must be positive, got \(slidingWindow)")
+        }
+        for id in [bosTokenID, padTokenID].compactMap({ $0 }) + eosTokenIDs where id < 0 || id >= vocabularySize {
+            throw fields.invalid("eos_token_id", "token id \(id) is outside the vocabulary of \(vocabularySize)")
+        }
+    }
+
+    /// Every tensor the checkpoint must hold, with the shape this configuration implies, in load order.
+    public var tensorShapes: [(name: String, shape: [Int])] {
+        let d = hiddenSize, q = attentionHeadCount * headDimension, kv = keyValueHeadCount * headDimension
+        var shapes: [(String, [Int])] = [("model.embed_tokens.weight", [vocabularySize, d])]
+        for l in 0..<layerCount {
+            let p = "model.layers.\(l)."
+            let norms = architecture == .gemma2
+                ? ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"]
+                : ["input_layernorm", "post_attention_layernorm"]
+            shapes += norms.map { (p + $0 + ".weight", [d]) }
+            shapes += [
+                (p + "self_attn.q_proj.weight", [q, d]), (p + "self_attn.k_proj.weight", [kv, d]),
+                (p + "self_attn.v_proj.weight", [kv, d]), (p + "self_attn.o_proj.weight", [d, q]),
+                (p + "mlp.gate_proj.weight", [intermediateSize, d]), (p + "mlp.up_proj.weight", [intermediateSize, d]),
+                (p + "mlp.down_proj.weight", [d, intermediateSize]),
+            ]
+        }
+        shapes.append(("model.norm.weight", [d]))
+        if !tiesWordEmbeddings { shapes.append(("lm_head.weight", [vocabularySize, d])) }
+        return shapes
+    }
+}

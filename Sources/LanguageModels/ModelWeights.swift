@@ -1,0 +1,63 @@
+import Foundation
+import Tensors
+
+/// The tensors of one decoder block. Matrices stay in their file dtype (often memory-mapped bf16);
+/// norm scales are small and kept as f32 with Gemma's (1 + w) already applied.
+struct LayerWeights {
+    let attentionNorm: [Float]
+    /// Gemma-2 only: normalises the attention output before the residual add.
+    let postAttentionNorm: [Float]?
+    let feedForwardNorm: [Float]
+    /// Gemma-2 only: normalises the feed-forward output before the residual add.
+    let postFeedForwardNorm: [Float]?
+    let query: Tensor
+    let key: Tensor
+    let value: Tensor
+    let output: Tensor
+    let gate: Tensor
+    let up: Tensor
+    let down: Tensor
+}
+
+/// All weights of a model, checked against the configuration's shapes.
+struct ModelWeights {
+    let embedding: Tensor
+    let layers: [LayerWeights]
+    let finalNorm: [Float]
+    /// The LM head: `lm_head.weight`, or the embedding when tied.
+    let head: Tensor
+
+    /// `tensor(name)` returns the named tensor or nil when absent; `location(name)` names its file for errors.
+    init(config: ModelConfiguration, tensor: (String) throws -> Tensor?, location: (String) -> String) throws {
+        var found: [String: Tensor] = [:]
+        for (name, shape) in config.tensorShapes {
+            guard let t = try tensor(name) else {
+                throw LanguageModelError.missingTensor(path: location(name), tensor: name)
+            }
+            guard t.shape == shape else {
+                throw LanguageModelError.shapeMismatch(path: location(name), tensor: name, expected: shape, found: t.shape)
+            }
+            found[name] = t
+        }
+        let gemma = config.architecture == .gemma2
+        func norm(_ name: String) -> [Float] {
+            let w = found[name]!.floats()
+            return gemma ? w.map { 1 + $0 } : w
+        }
+        embedding = found["model.embed_tokens.weight"]!
+        layers = (0..<config.layerCount).map { l in
+            let p = "model.layers.\(l)."
+            return LayerWeights(
+                attentionNorm: norm(p + "input_layernorm.weight"),
+                postAttentionNorm: gemma ? norm(p + "post_attention_layernorm.weight") : nil,
+                feedForwardNorm: norm(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")),
+                postFeedForwardNorm: gemma ? norm(p + "post_feedforward_layernorm.weight") : nil,
+                query: found[p + "self_attn.q_proj.weight"]!, key: found[p + "self_attn.k_proj.weight"]!,
+                value: found[p + "self_attn.v_proj.weight"]!, output: found[p + "self_attn.o_proj.weight"]!,
+                gate: found[p + "mlp.gate_proj.weight"]!, up: found[p + "mlp.up_proj.weight"]!,
+                down: found[p + "mlp.down_proj.weight"]!)
+        }
+        finalNorm = norm("model.norm.weight")
+        head = config.tiesWordEmbeddings ? embedding : found["lm_head.weight"]!
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+
+/// How the next token is chosen from the logits.
+public enum Sampling: Sendable, Equatable {
+    /// The highest logit (the first one on ties, like `torch.argmax`).
+    case greedy
+    /// Softmax sampling as transformers orders it: logits / temperature, then top-k, then top-p (nucleus).
+    /// nil top-k/top-p mean no filter. Each sequence draws from its own stream derived from `seed` and its
+    /// index, so results do not depend on how requests are batched.
+    case random(temperature: Float, topK: Int?, topP: Float?, seed: UInt64)
+
+    func validate() throws {
+        guard case let .random(temperature, topK, topP, _) = self else { return }
+        guard temperature >= 0, temperature.isFinite else {
+            throw LanguageModelError.invalidRequest("temperature must be ≥ 0, got \(temperature)")
+        }
+        if let topK, topK < 1 { throw LanguageModelError.invalidRequest("top-k must be ≥ 1, got \(topK)") }
+        if let topP, !(topP > 0 && topP <= 1) { throw LanguageModelError.invalidRequest("top-p must be in (0, 1], got \(topP)") }
+    }
+}
+
+/// SplitMix64: a small, fast, well-mixed generator; one per sequence.
+struct SplitMix64 {
+    private var state: UInt64
+
+    init(seed: UInt64, stream: Int) {
+        state = seed ^ (UInt64(truncatingIfNeeded: stream) &* 0x9E37_79B9_7F4A_7C15)
+        _ = next()
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}
+
+/// Picks one index from a row of logits.
+struct TokenSampler {
+    let sampling: Sampling
+    private var generators: [SplitMix64]
+
+    init(sampling: Sampling, sequences: Int) {
+        self.sampling = sampling
+        if case let .random(_, _, _, seed) = sampling {
+            generators = (0..<sequences).map { SplitMix64(seed: seed, stream: $0) }
+        } else {
+            generators = []
+        }
+    }
+
+    mutating func pick(_ logits: UnsafeBufferPointer<Float>, sequence: Int) -> Int {
+        guard case let .random(temperature, topK, topP, _) = sampling, temperature > 0 else {
+            return Self.argmax(logits)
+        }
+        // Candidates sorted by logit, highest first (ties by index, so the order is deterministic).
+        var order = Array(logits.indices)
+        order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        if let topK, topK < order.count {
+            // transformers keeps every logit ≥ the k-th largest.
+            let threshold = logits[order[topK - 1]]
+            var keep = topK
+            while keep < order.count && logits[order[keep]] >= threshold { keep += 1 }
+            order.removeSubrange(keep...)
+        }
+        let scaled = order.map { Double(logits[$0]) / Double(temperature) }
+        let top = scaled[0]
+        var weights = scaled.map { Foundation.exp($0 - top) }
+        if let topP, topP < 1 {
+            // transformers drops the tokens whose ascending cumulative probability is ≤ 1 − p, keeping ≥ 1.
+            let total = weights.reduce(0, +)
+            var ascending = 0.0
+            var firstDropped = weights.count
+            for i in stride(from: weights.count - 1, to: 0, by: -1) {
+                ascending += weights[i] / total
+                if ascending <= 1 - Double(topP) { firstDropped = i } else { break }
+            }
+            weights.removeSubrange(firstDropped...)
+        }
+        let total = weights.reduce(0, +)
+        var u = generators[sequence].nextUnit() * total
+        for (i, w) in weights.enumerated() {
+            u -= w
+            if u < 0 { return order[i] }
+        }
+        return order[weights.count - 1]
+    }
+
+    static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        var bestValue = -Float.infinity
+        for (i, v) in logits.enumerated() where v > bestValue {
+            best = i
+            bestValue = v
+        }
+        return best
+    }
+}
