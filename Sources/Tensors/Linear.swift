@@ -1,35 +1,57 @@
 import CKernels
-#if canImport(COpenBLAS)
-import COpenBLAS
-#elseif canImport(Accelerate)
+#if canImport(Accelerate)
 import Accelerate
 #endif
 
+/// How a product with bf16 weights treats the activations.
+public enum MatMulPrecision: String, Sendable, CaseIterable, Codable {
+    /// f32 activations times the bf16 weights widened to f32 (exact), f32 sums: what transformers
+    /// computes in f32 on the same bf16 weights.
+    case exact
+    /// Activations rounded to bf16 first, bf16 × bf16 products summed in f32 (`vdpbf16ps` where the
+    /// CPU has it): what a bf16 model computes in PyTorch.
+    case fast
+}
+
 /// Matrix products on f32 activations.
 public enum MatMul {
+    /// The precision `linear` uses for bf16 weights when the caller passes none. Set once at start-up
+    /// (for example from a command-line option); f32 and f16 weights are always exact.
+    nonisolated(unsafe) public static var defaultPrecision: MatMulPrecision = .exact
+
     /// `y[M, N] = x[M, K] · wᵀ` with `w` stored `[N, K]` in any dtype (the nn.Linear layout).
     /// Work is split over output columns so each core streams its own slice of the weight once.
     public static func linear(
         _ x: UnsafePointer<Float>, rows m: Int, weight w: Tensor,
-        into y: UnsafeMutablePointer<Float>
+        into y: UnsafeMutablePointer<Float>, precision: MatMulPrecision? = nil
     ) {
         precondition(w.rank == 2, "linear weight must be rank 2, got \(w.shape)")
         let n = w.shape[0], k = w.shape[1]
-        linear(x, ldx: k, rows: m, weight: w, columns: 0..<n, into: y, ldy: n)
+        linear(x, ldx: k, rows: m, weight: w, columns: 0..<n, into: y, ldy: n, precision: precision)
     }
 
-    /// Strided form of `linear`, restricted to output columns `columns`.
+    /// Strided form of `linear`, restricted to output columns `columns` (rows of `w`).
     public static func linear(
         _ x: UnsafePointer<Float>, ldx: Int, rows m: Int, weight w: Tensor, columns: Range<Int>,
-        into y: UnsafeMutablePointer<Float>, ldy: Int
+        into y: UnsafeMutablePointer<Float>, ldy: Int, precision: MatMulPrecision? = nil
     ) {
+        precondition(w.rank == 2, "linear weight must be rank 2, got \(w.shape)")
+        precondition(columns.lowerBound >= 0 && columns.upperBound <= w.shape[0], "columns \(columns) outside \(w.shape)")
         guard m > 0, !columns.isEmpty else { return }
         let k = w.shape[1]
-        let base = w.rawPointer
-        let grain = 16
-        Parallel.forEachChunk(columns.count, grain: grain) { chunk in
-            let n0 = columns.lowerBound + chunk.lowerBound
-            let n1 = columns.lowerBound + chunk.upperBound
+        precondition(ldx >= k && ldy >= columns.upperBound, "row strides too small for \(w.shape)")
+        if w.dtype == .bf16, (precision ?? defaultPrecision) == .fast {
+            linearRoundingActivations(x, ldx: ldx, rows: m, weight: w, columns: columns, into: y, ldy: ldy)
+            return
+        }
+        #if canImport(Accelerate)
+        if m >= 16 {
+            linearAccelerate(x, ldx: ldx, rows: m, weight: w, columns: columns, into: y, ldy: ldy)
+            return
+        }
+        #endif
+        let base = UnsafeRawPointer(w.rawPointer)
+        splitColumns(columns, rows: m) { n0, n1 in
             switch w.dtype {
             case .f32:
                 ck_linear_f32w(x, ldx, base.assumingMemoryBound(to: Float.self), k, y, ldy, m, k, n0, n1)
@@ -41,26 +63,115 @@ public enum MatMul {
         }
     }
 
+    /// The `.fast` product: activations rounded to bf16 once, then bf16 dot products where the CPU has
+    /// them, else the exact kernel on the rounded activations (the same products, in f32).
+    private static func linearRoundingActivations(
+        _ x: UnsafePointer<Float>, ldx: Int, rows m: Int, weight w: Tensor, columns: Range<Int>,
+        into y: UnsafeMutablePointer<Float>, ldy: Int
+    ) {
+        let k = w.shape[1]
+        let weights = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self)
+        if ck_has_bf16_dot() != 0 {
+            let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m * k))
+            defer { rounded.deallocate() }
+            for r in 0..<m { ck_f32_to_bf16(x + r * ldx, rounded + r * k, k) }
+            splitColumns(columns, rows: m) { n0, n1 in
+                ck_linear_bf16x_bf16w(rounded, k, weights, k, y, ldy, m, k, n0, n1)
+            }
+        } else {
+            let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m * k))
+            defer { rounded.deallocate() }
+            for r in 0..<m { ck_round_to_bf16(x + r * ldx, rounded + r * k, k) }
+            linear(UnsafePointer(rounded), ldx: k, rows: m, weight: w, columns: columns, into: y, ldy: ldy,
+                   precision: .exact)
+        }
+    }
+
+    #if canImport(Accelerate)
+    /// Apple: Accelerate's sgemm (which uses the matrix units) on weights widened a slice of rows at a
+    /// time. Accelerate threads internally, so this runs on the calling thread.
+    private static func linearAccelerate(
+        _ x: UnsafePointer<Float>, ldx: Int, rows m: Int, weight w: Tensor, columns: Range<Int>,
+        into y: UnsafeMutablePointer<Float>, ldy: Int
+    ) {
+        let k = w.shape[1]
+        if w.dtype == .f32 {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(columns.count), Int32(k), 1,
+                        x, Int32(ldx), w.floatPointer + columns.lowerBound * k, Int32(k), 0,
+                        y + columns.lowerBound, Int32(ldy))
+            return
+        }
+        let slice = max(1, (1 << 20) / max(1, k))
+        let widened = UnsafeMutablePointer<Float>.allocate(capacity: slice * max(1, k))
+        defer { widened.deallocate() }
+        var n = columns.lowerBound
+        while n < columns.upperBound {
+            let count = min(slice, columns.upperBound - n)
+            w.copyFloats(range: n * k..<(n + count) * k, into: widened)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(k), 1,
+                        x, Int32(ldx), widened, Int32(k), 0, y + n, Int32(ldy))
+            n += count
+        }
+    }
+    #endif
+
     /// `c[M, N] = a[M, K] · b[K, N]`, all f32 and row-major (for example SAE encoding `x · W_enc`).
     public static func gemm(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
         m: Int, k: Int, n: Int
     ) {
-        guard m > 0, n > 0 else { return }
-        #if canImport(COpenBLAS) || canImport(Accelerate)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
+        gemm(a, lda: k, b, ldb: n, into: c, ldc: n, m: m, k: k, columns: 0..<n)
+    }
+
+    /// Strided form of `gemm`, restricted to output columns `columns`.
+    public static func gemm(
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, k: Int, columns: Range<Int>
+    ) {
+        guard m > 0, !columns.isEmpty else { return }
+        precondition(lda >= k && ldb >= columns.upperBound && ldc >= columns.upperBound, "gemm strides too small")
+        #if canImport(Accelerate)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(columns.count), Int32(k),
+                    1, a, Int32(lda), b + columns.lowerBound, Int32(ldb), 0, c + columns.lowerBound, Int32(ldc))
         #else
-        for i in 0..<m {
-            for j in 0..<n { c[i * n + j] = 0 }
-            for p in 0..<k {
-                let av = a[i * k + p]
-                for j in 0..<n { c[i * n + j] += av * b[p * n + j] }
-            }
+        splitColumns(columns, rows: m) { n0, n1 in
+            ck_gemm_f32(a, lda, b, ldb, c, ldc, m, k, n0, n1)
         }
         #endif
     }
 
-    /// Which SIMD path the linear kernels use on this CPU.
+    /// Runs `body(n0, n1)` on slices of `columns` across the cores. Slices are whole 32-column panels
+    /// (the GEMM kernels' width), and small products stay on one core where threading costs more than it saves.
+    private static func splitColumns(_ columns: Range<Int>, rows m: Int, _ body: (Int, Int) -> Void) {
+        let grain = 32
+        let work = m * columns.count
+        if work < 16_384 || columns.count <= grain {
+            body(columns.lowerBound, columns.upperBound)
+            return
+        }
+        Parallel.forEachChunk(columns.count, grain: grain) { chunk in
+            body(columns.lowerBound + chunk.lowerBound, columns.lowerBound + chunk.upperBound)
+        }
+    }
+
+    /// Which SIMD path the kernels use: "avx512bf16", "avx512f", "avx2" or "portable".
     public static var kernelPath: String { String(cString: ck_kernel_path()) }
+
+    /// The best path this CPU supports (the one in use unless capped by `CORRSTEER_KERNEL` or
+    /// `useKernelPath`).
+    public static var detectedKernelPath: String { String(cString: ck_detected_kernel_path()) }
+
+    /// Every path this CPU can run, from the portable C code up to `detectedKernelPath`.
+    public static var availableKernelPaths: [String] {
+        let all = ["portable", "avx2", "avx512f", "avx512bf16"]
+        guard let top = all.firstIndex(of: detectedKernelPath) else { return ["portable"] }
+        return Array(all[...top])
+    }
+
+    /// Switches every kernel to the named path (for tests and benchmarks); false when the CPU lacks it.
+    @discardableResult
+    public static func useKernelPath(_ name: String) -> Bool { ck_use_kernel_path(name) == 0 }
+
+    /// Whether `.fast` bf16 products run on bf16 dot-product instructions on the path in use.
+    public static var hasBF16DotProduct: Bool { ck_has_bf16_dot() != 0 }
 }

@@ -12,12 +12,15 @@ extern "C" {
 void ck_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 void ck_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
 void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+/* dst[i] = src[i] rounded to the nearest bf16 value, kept in f32 (src == dst allowed). */
+void ck_round_to_bf16(const float *src, float *dst, size_t n);
 
 /*
  * y[m, n] = sum_k x[m, k] * w[n, k] for m in [0, M) and n in [n0, n1): the nn.Linear product with the
  * weight in its file layout [N, K]. x and y are f32; the w variants differ only in the weight dtype.
- * Accumulation is f32. Row strides (in elements) let callers work on slices. Callers split [0, N)
- * across threads; kernels themselves never spawn threads or allocate.
+ * Products and sums are f32 (weights widened exactly), so results match an f32 reference on the same
+ * weights up to summation order. Row strides (in elements) let callers work on slices. Callers split
+ * [0, N) across threads; kernels themselves never spawn threads or allocate on the heap.
  */
 void ck_linear_f32w(const float *x, size_t ldx, const float *w, size_t ldw,
                     float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
@@ -26,8 +29,26 @@ void ck_linear_bf16w(const float *x, size_t ldx, const uint16_t *w, size_t ldw,
 void ck_linear_f16w(const float *x, size_t ldx, const uint16_t *w, size_t ldw,
                     float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
 
-/* Which SIMD path the kernels above take on this CPU: "avx512bf16", "avx512f", "avx2", "portable". */
+/*
+ * The same product with bf16 activations (x already rounded, see ck_f32_to_bf16): what a bf16 model
+ * computes in PyTorch. Uses vdpbf16ps where the CPU has it; elsewhere widens both sides to f32, which
+ * gives the same products (bf16 x bf16 is exact in f32) with a different summation order.
+ */
+void ck_linear_bf16x_bf16w(const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw,
+                           float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
+
+/* c[m, n] = sum_k a[m, k] * b[k, n] for m in [0, M), n in [n0, n1); all f32, row-major. */
+void ck_gemm_f32(const float *a, size_t lda, const float *b, size_t ldb,
+                 float *c, size_t ldc, size_t M, size_t K, size_t n0, size_t n1);
+
+/* Which SIMD path the kernels above take: "avx512bf16", "avx512f", "avx2" or "portable". */
 const char *ck_kernel_path(void);
+/* The best path this CPU supports (CORRSTEER_KERNEL=<path> caps the one in use at start-up). */
+const char *ck_detected_kernel_path(void);
+/* Switches to the named path; returns 0, or -1 if the name is unknown or beyond this CPU. */
+int ck_use_kernel_path(const char *name);
+/* 1 when ck_linear_bf16x_bf16w runs on bf16 dot-product instructions on the path in use. */
+int ck_has_bf16_dot(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,444 @@
+/*
+ * AVX-512 kernels (f32 FMA; vdpbf16ps for bf16 activations). Compiled with per-function target
+ * attributes so the library still runs on CPUs without AVX-512: dispatch.c only calls in here after
+ * cpu.c has seen the instructions work.
+ *
+ * Two shapes of work:
+ *  - few activation rows (decode, M <= GEMV_MAX_ROWS): each weight row is streamed once from memory and
+ *    dotted with every activation row (vectors run along K, one horizontal sum per output);
+ *  - many rows (prefill): a register-blocked GEMM. A 32-column panel of the weight is transposed (and
+ *    widened to f32) into a small buffer that stays in L1, then reused by every block of MR activation
+ *    rows; each k step broadcasts MR activations against two 16-wide vectors of the panel.
+ */
+#include "kernels_internal.h"
+
+#ifdef CK_X86
+#include <immintrin.h>
+#include <string.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+#define T512I T512 static inline __attribute__((always_inline))
+#define TBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx512bf16")))
+#define TBF16I TBF16 static inline __attribute__((always_inline))
+
+enum {
+    NR = 32,            /* panel width: two zmm vectors of f32 */
+    MR = 12,            /* activation rows per micro-kernel call: 24 accumulators */
+    KC = 256,           /* k block: a 256 x 32 f32 panel is 32 KB (L1 holds 48 KB) */
+    GEMV_MAX_ROWS = 8,  /* at or below this many rows the weight-streaming kernel wins */
+};
+
+/* ---------- element conversions ---------- */
+
+T512I __m512 widen_bf16x16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+T512I __m512 load_bf16x16(const uint16_t *p) { return widen_bf16x16(_mm256_loadu_si256((const __m256i *)p)); }
+
+T512I __m512 load_bf16x16_masked(const uint16_t *p, __mmask16 m) { return widen_bf16x16(_mm256_maskz_loadu_epi16(m, p)); }
+
+T512I __m512 load_f16x16_masked(const uint16_t *p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
+/* Round to nearest even on the bit pattern, NaN kept quiet: the same rule as ck_f32_to_bf16. */
+T512I __m256i narrow_bf16x16(__m512 v) {
+    __m512i bits = _mm512_castps_si512(v);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
+}
+
+static inline __mmask16 tail_mask(size_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
+
+T512 void ck_avx512_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_bf16x16(src + i));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(dst + i, m, load_bf16x16_masked(src + i, m));
+    }
+}
+
+T512 void ck_avx512_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), narrow_bf16x16(_mm512_loadu_ps(src + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm256_mask_storeu_epi16(dst + i, m, narrow_bf16x16(_mm512_maskz_loadu_ps(m, src + i)));
+    }
+}
+
+/* ---------- 16 x 16 transpose of 32-bit elements ---------- */
+
+T512I void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* u[4i + c], 128-bit lane L, holds column 4L + c of rows 4i .. 4i + 3. */
+    for (int c = 0; c < 4; c++) {
+        __m512 s0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+        __m512 s1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xee);
+        __m512 s2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+        __m512 s3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xee);
+        r[c] = _mm512_shuffle_f32x4(s0, s2, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(s0, s2, 0xdd);
+        r[8 + c] = _mm512_shuffle_f32x4(s1, s3, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(s1, s3, 0xdd);
+    }
+}
+
+/* ---------- panel packing: weight rows [nrows <= 32] x k range -> panel[k][32] ---------- */
+
+enum wkind { W_F32, W_BF16, W_F16 };
+
+/* Widens 16 consecutive k of one weight row (zeros past kn or for a missing row). */
+T512I __m512 load_weight16(const int kind, const void *row, size_t k, size_t kn, int present) {
+    if (!present) return _mm512_setzero_ps();
+    __mmask16 m = tail_mask(kn);
+    switch (kind) {
+    case W_F32: return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    case W_BF16: return load_bf16x16_masked((const uint16_t *)row + k, m);
+    default: return load_f16x16_masked((const uint16_t *)row + k, m);
+    }
+}
+
+/* panel[k * NR + j] = w[j][k0 + k] widened, for k < kc (rounded up to 16) and j < NR. */
+T512I void pack_panel(const int kind, const void *w, size_t ldw, size_t nrows, size_t k0, size_t kc, float *panel) {
+    const size_t esize = kind == W_F32 ? 4 : 2;
+    for (size_t half = 0; half < 2; half++) {
+        for (size_t kk = 0; kk < kc; kk += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) {
+                size_t j = half * 16 + (size_t)i;
+                const char *row = (const char *)w + j * ldw * esize;
+                r[i] = load_weight16(kind, row, k0 + kk, kc - kk, j < nrows);
+            }
+            transpose16(r);
+            for (int i = 0; i < 16; i++) _mm512_store_ps(panel + (kk + (size_t)i) * NR + half * 16, r[i]);
+        }
+    }
+}
+
+/* ---------- GEMM micro-kernel: rows x 32 block of y (+)= a[rows, kc] . panel[kc, 32] ---------- */
+
+T512I void micro_f32(const int rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc,
+                     float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
+    __m512 acc0[MR], acc1[MR];
+    for (int i = 0; i < rows; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+    for (size_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(p + k * ldp);
+        __m512 b1 = _mm512_loadu_ps(p + k * ldp + 16);
+        for (int i = 0; i < rows; i++) {
+            __m512 av = _mm512_set1_ps(a[(size_t)i * lda + k]);
+            acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
+            acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        float *cr = c + (size_t)i * ldc;
+        if (accumulate) {
+            acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(m0, cr));
+            acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, acc0[i]);
+        _mm512_mask_storeu_ps(cr + 16, m1, acc1[i]);
+    }
+}
+
+/* One specialised copy of the micro-kernel per row count. */
+T512 static void micro_f32_rows(size_t rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc,
+                                float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
+    switch (rows) {
+#define CASE(r) case r: micro_f32(r, a, lda, p, ldp, kc, c, ldc, m0, m1, accumulate); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    default: break;
+    }
+}
+
+/* Writes zeros to y[0..M, n0..n1): the K == 0 product. */
+static void zero_columns(float *y, size_t ldy, size_t M, size_t n0, size_t n1) {
+    for (size_t m = 0; m < M; m++) memset(y + m * ldy + n0, 0, (n1 - n0) * sizeof(float));
+}
+
+T512I void gemm_packed(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y,
+                       size_t ldy, size_t M, size_t K, size_t n0, size_t n1) {
+    float panel[KC * NR] __attribute__((aligned(64)));
+    const size_t esize = kind == W_F32 ? 4 : 2;
+    /* k blocks outermost: the activations' [M, KC] block stays in L2 while every panel passes by. */
+    for (size_t kb = 0; kb < K; kb += KC) {
+        size_t kc = K - kb < KC ? K - kb : KC;
+        for (size_t nb = n0; nb < n1; nb += NR) {
+            size_t ncols = n1 - nb < NR ? n1 - nb : NR;
+            __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
+            pack_panel(kind, (const char *)w + nb * ldw * esize, ldw, ncols, kb, kc, panel);
+            for (size_t mb = 0; mb < M; mb += MR) {
+                size_t rows = M - mb < MR ? M - mb : MR;
+                micro_f32_rows(rows, x + mb * ldx + kb, ldx, panel, NR, kc, y + mb * ldy + nb, ldy, m0, m1, kb > 0);
+            }
+        }
+    }
+}
+
+/* ---------- weight-streaming kernel for few rows ---------- */
+
+/* y[i, n + j] = x[i] . w[n + j] for i < rows, j < NW: NW weight rows streamed once each. */
+T512I void gemv_tile(const int kind, const int rows, const int NW, const float *x, size_t ldx, const void *wrow,
+                     size_t ldw, size_t K, float *y, size_t ldy) {
+    const size_t esize = kind == W_F32 ? 4 : 2;
+    __m512 acc[GEMV_MAX_ROWS][8];
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < NW; j++) acc[i][j] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 wv[8];
+        for (int j = 0; j < NW; j++) {
+            const char *row = (const char *)wrow + (size_t)j * ldw * esize;
+            switch (kind) {
+            case W_F32: wv[j] = _mm512_loadu_ps((const float *)row + k); break;
+            case W_BF16: wv[j] = load_bf16x16((const uint16_t *)row + k); break;
+            default: wv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + k))); break;
+            }
+        }
+        for (int i = 0; i < rows; i++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)i * ldx + k);
+            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    if (k < K) {
+        __mmask16 m = tail_mask(K - k);
+        __m512 wv[8];
+        for (int j = 0; j < NW; j++) wv[j] = load_weight16(kind, (const char *)wrow + (size_t)j * ldw * esize, k, K - k, 1);
+        for (int i = 0; i < rows; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * ldx + k);
+            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < NW; j++) y[(size_t)i * ldy + (size_t)j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/* Weight rows per tile for a given row count: as many accumulators as registers allow. */
+#define GEMV_NW(rows) ((rows) <= 2 ? 8 : (rows) == 3 ? 6 : (rows) == 4 ? 5 : (rows) <= 6 ? 4 : 3)
+
+T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw,
+                     float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
+    const size_t esize = kind == W_F32 ? 4 : 2;
+    const int nw = GEMV_NW(rows);
+    size_t n = n0;
+    for (; n + (size_t)nw <= n1; n += (size_t)nw)
+        gemv_tile(kind, rows, nw, x, ldx, (const char *)w + n * ldw * esize, ldw, K, y + n, ldy);
+    for (; n < n1; n++)
+        gemv_tile(kind, rows, 1, x, ldx, (const char *)w + n * ldw * esize, ldw, K, y + n, ldy);
+}
+
+T512I void linear_any(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y, size_t ldy,
+                      size_t M, size_t K, size_t n0, size_t n1) {
+    if (K == 0) { zero_columns(y, ldy, M, n0, n1); return; }
+    if (M > GEMV_MAX_ROWS) { gemm_packed(kind, x, ldx, w, ldw, y, ldy, M, K, n0, n1); return; }
+    switch (M) {
+#define CASE(r) case r: gemv_rows(kind, r, x, ldx, w, ldw, y, ldy, K, n0, n1); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+    default: break;
+    }
+}
+
+T512 void ck_avx512_linear_f32w(CK_LINEAR_ARGS_F(float)) { linear_any(W_F32, x, ldx, w, ldw, y, ldy, M, K, n0, n1); }
+T512 void ck_avx512_linear_bf16w(CK_LINEAR_ARGS_F(uint16_t)) { linear_any(W_BF16, x, ldx, w, ldw, y, ldy, M, K, n0, n1); }
+T512 void ck_avx512_linear_f16w(CK_LINEAR_ARGS_F(uint16_t)) { linear_any(W_F16, x, ldx, w, ldw, y, ldy, M, K, n0, n1); }
+
+/* ---------- c = a[M, K] . b[K, N] with b row-major (already k-major: no transpose needed) ---------- */
+
+T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
+    if (K == 0) { zero_columns(c, ldc, M, n0, n1); return; }
+    float panel[KC * NR] __attribute__((aligned(64)));
+    /* Small M: read b in place, k block outermost so the rows touched stay few (TLB, prefetch). */
+    if (M <= MR) {
+        for (size_t kb = 0; kb < K; kb += KC) {
+            size_t kc = K - kb < KC ? K - kb : KC;
+            for (size_t nb = n0; nb < n1; nb += NR) {
+                size_t ncols = n1 - nb < NR ? n1 - nb : NR;
+                __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
+                const float *p = b + kb * ldb + nb;
+                if (ncols < NR) {
+                    /* Copy the ragged edge so the kernel never reads past column n1. */
+                    for (size_t k = 0; k < kc; k++) {
+                        _mm512_store_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, p + k * ldb));
+                        _mm512_store_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, p + k * ldb + 16));
+                    }
+                    micro_f32_rows(M, a + kb, lda, panel, NR, kc, c + nb, ldc, m0, m1, kb > 0);
+                } else {
+                    micro_f32_rows(M, a + kb, lda, p, ldb, kc, c + nb, ldc, m0, m1, kb > 0);
+                }
+            }
+        }
+        return;
+    }
+    for (size_t kb = 0; kb < K; kb += KC) {
+        size_t kc = K - kb < KC ? K - kb : KC;
+        for (size_t nb = n0; nb < n1; nb += NR) {
+            size_t ncols = n1 - nb < NR ? n1 - nb : NR;
+            __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
+            const float *p = b + kb * ldb + nb;
+            for (size_t k = 0; k < kc; k++) {
+                _mm512_store_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, p + k * ldb));
+                _mm512_store_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, p + k * ldb + 16));
+            }
+            for (size_t mb = 0; mb < M; mb += MR) {
+                size_t rows = M - mb < MR ? M - mb : MR;
+                micro_f32_rows(rows, a + mb * lda + kb, lda, panel, NR, kc, c + mb * ldc + nb, ldc, m0, m1, kb > 0);
+            }
+        }
+    }
+}
+
+/* ---------- bf16 activations x bf16 weights on vdpbf16ps ---------- */
+
+/*
+ * Panel of k pairs: panel[p * NR + j] holds (w[j][k0 + 2p], w[j][k0 + 2p + 1]) as one 32-bit word, the
+ * operand layout vdpbf16ps wants. The pairs are transposed exactly like f32 values.
+ */
+TBF16I void pack_pairs(const uint16_t *w, size_t ldw, size_t nrows, size_t k0, size_t kc, uint32_t *panel) {
+    size_t pairs = (kc + 1) / 2;
+    for (size_t half = 0; half < 2; half++) {
+        for (size_t pp = 0; pp < pairs; pp += 16) {
+            __m512 r[16];
+            size_t left = kc - 2 * pp; /* bf16 elements left in this block */
+            __mmask32 m = left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1ull << left) - 1u);
+            for (int i = 0; i < 16; i++) {
+                size_t j = half * 16 + (size_t)i;
+                r[i] = j < nrows ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, w + j * ldw + k0 + 2 * pp))
+                                 : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int i = 0; i < 16; i++) _mm512_store_ps((float *)panel + (pp + (size_t)i) * NR + half * 16, r[i]);
+        }
+    }
+}
+
+/* Activation pair (x[k], x[k + 1]) as one word; the second is zero past the end of the row. */
+static inline uint32_t pair_at(const uint16_t *row, size_t k, size_t K) {
+    uint32_t lo = row[k], hi = k + 1 < K ? row[k + 1] : 0;
+    return lo | (hi << 16);
+}
+
+TBF16I void micro_bf16(const int rows, const uint16_t *a, size_t lda, const uint32_t *p, size_t kc, float *c,
+                       size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
+    __m512 acc0[MR], acc1[MR];
+    for (int i = 0; i < rows; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+    size_t full = kc / 2;
+    for (size_t q = 0; q < full; q++) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(p + q * NR);
+        __m512bh b1 = (__m512bh)_mm512_load_si512(p + q * NR + 16);
+        for (int i = 0; i < rows; i++) {
+            uint32_t word;
+            memcpy(&word, a + (size_t)i * lda + 2 * q, 4);
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)word);
+            acc0[i] = _mm512_dpbf16_ps(acc0[i], av, b0);
+            acc1[i] = _mm512_dpbf16_ps(acc1[i], av, b1);
+        }
+    }
+    if (kc & 1) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512(p + full * NR);
+        __m512bh b1 = (__m512bh)_mm512_load_si512(p + full * NR + 16);
+        for (int i = 0; i < rows; i++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)pair_at(a + (size_t)i * lda, 2 * full, kc));
+            acc0[i] = _mm512_dpbf16_ps(acc0[i], av, b0);
+            acc1[i] = _mm512_dpbf16_ps(acc1[i], av, b1);
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        float *cr = c + (size_t)i * ldc;
+        if (accumulate) {
+            acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(m0, cr));
+            acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, acc0[i]);
+        _mm512_mask_storeu_ps(cr + 16, m1, acc1[i]);
+    }
+}
+
+TBF16 static void micro_bf16_rows(size_t rows, const uint16_t *a, size_t lda, const uint32_t *p, size_t kc,
+                                  float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
+    switch (rows) {
+#define CASE(r) case r: micro_bf16(r, a, lda, p, kc, c, ldc, m0, m1, accumulate); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    default: break;
+    }
+}
+
+/* x rows against NW weight rows, 32 k at a time; both operands straight from memory. */
+TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size_t ldx, const uint16_t *wrow,
+                           size_t ldw, size_t K, float *y, size_t ldy) {
+    __m512 acc[GEMV_MAX_ROWS][8];
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < NW; j++) acc[i][j] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        __m512bh wv[8];
+        for (int j = 0; j < NW; j++) wv[j] = (__m512bh)_mm512_loadu_si512(wrow + (size_t)j * ldw + k);
+        for (int i = 0; i < rows; i++) {
+            __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)i * ldx + k);
+            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+        }
+    }
+    if (k < K) {
+        __mmask32 m = (__mmask32)((1ull << (K - k)) - 1u);
+        __m512bh wv[8];
+        for (int j = 0; j < NW; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(m, wrow + (size_t)j * ldw + k);
+        for (int i = 0; i < rows; i++) {
+            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)i * ldx + k);
+            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+        }
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < NW; j++) y[(size_t)i * ldy + (size_t)j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, float *y,
+                           size_t ldy, size_t K, size_t n0, size_t n1) {
+    const int nw = GEMV_NW(rows);
+    size_t n = n0;
+    for (; n + (size_t)nw <= n1; n += (size_t)nw) gemv_tile_bf16(rows, nw, x, ldx, w + n * ldw, ldw, K, y + n, ldy);
+    for (; n < n1; n++) gemv_tile_bf16(rows, 1, x, ldx, w + n * ldw, ldw, K, y + n, ldy);
+}
+
+TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
+    if (K == 0) { zero_columns(y, ldy, M, n0, n1); return; }
+    if (M <= GEMV_MAX_ROWS) {
+        switch (M) {
+#define CASE(r) case r: gemv_rows_bf16(r, x, ldx, w, ldw, y, ldy, K, n0, n1); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+        default: break;
+        }
+        return;
+    }
+    uint32_t panel[(KC / 2) * NR] __attribute__((aligned(64)));
+    for (size_t kb = 0; kb < K; kb += KC) {
+        size_t kc = K - kb < KC ? K - kb : KC;
+        for (size_t nb = n0; nb < n1; nb += NR) {
+            size_t ncols = n1 - nb < NR ? n1 - nb : NR;
+            __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
+            pack_pairs(w + nb * ldw, ldw, ncols, kb, kc, panel);
+            for (size_t mb = 0; mb < M; mb += MR) {
+                size_t rows = M - mb < MR ? M - mb : MR;
+                micro_bf16_rows(rows, x + mb * ldx + kb, ldx, panel, kc, y + mb * ldy + nb, ldy, m0, m1, kb > 0);
+            }
+        }
+    }
+}
+
+#endif

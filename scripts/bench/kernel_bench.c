@@ -1,0 +1,188 @@
+/*
+ * Micro-benchmark of the CKernels matmul kernels at the Gemma-2-2B shapes, two threads splitting the
+ * output columns as MatMul.linear does. Build and run with scripts/bench/kernel_bench.sh.
+ *
+ *   kernel_bench [--path portable|avx2|avx512f|avx512bf16] [--threads 2] [--m 1,8,128,512]
+ *                [--shapes gemma|NxK,...] [--ops exact,fast,f32w,gemm] [--check] [--openblas]
+ *
+ * Prints one line per (op, shape, M): milliseconds (best of several runs), GFLOP/s and weight GB/s.
+ * --check compares every output with a float64 product of the same (rounded) inputs.
+ */
+#include "CKernels.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef WITH_OPENBLAS
+#include <cblas.h>
+#endif
+
+typedef struct { size_t n, k; const char *name; } shape_t;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static float frand(void) {
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+enum op { OP_EXACT, OP_FAST, OP_F32W, OP_GEMM, OP_SGEMM };
+static const char *op_names[] = {"bf16w-exact", "bf16w-fast", "f32w", "gemm-f32", "openblas-sgemm"};
+
+typedef struct {
+    int op; size_t M, N, K, n0, n1;
+    const float *xf; const uint16_t *xb; const uint16_t *wb; const float *wf; float *y;
+} job_t;
+
+static void run_slice(job_t *j) {
+    switch (j->op) {
+    case OP_EXACT: ck_linear_bf16w(j->xf, j->K, j->wb, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
+    case OP_FAST: ck_linear_bf16x_bf16w(j->xb, j->K, j->wb, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
+    case OP_F32W: ck_linear_f32w(j->xf, j->K, j->wf, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
+    case OP_GEMM: ck_gemm_f32(j->xf, j->K, j->wf, j->N, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
+    default: break;
+    }
+}
+
+static void *thread_main(void *arg) { run_slice((job_t *)arg); return NULL; }
+
+static int threads = 2;
+
+/* Splits [0, N) into `threads` slices of whole 32-column blocks, like Parallel.forEachChunk. */
+static void run(job_t base) {
+#ifdef WITH_OPENBLAS
+    if (base.op == OP_SGEMM) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)base.M, (int)base.N, (int)base.K, 1, base.xf,
+                    (int)base.K, base.wf, (int)base.K, 0, base.y, (int)base.N);
+        return;
+    }
+#endif
+    pthread_t tid[16];
+    job_t jobs[16];
+    size_t grain = 32, blocks = (base.N + grain - 1) / grain;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = base;
+        size_t b0 = blocks * (size_t)t / (size_t)threads, b1 = blocks * (size_t)(t + 1) / (size_t)threads;
+        jobs[t].n0 = b0 * grain < base.N ? b0 * grain : base.N;
+        jobs[t].n1 = b1 * grain < base.N ? b1 * grain : base.N;
+        if (t > 0) pthread_create(&tid[t], NULL, thread_main, &jobs[t]);
+    }
+    run_slice(&jobs[0]);
+    for (int t = 1; t < threads; t++) pthread_join(tid[t], NULL);
+}
+
+static double check(job_t j) {
+    double worst = 0;
+    size_t step = j.N > 4096 ? 7 : 1;
+    for (size_t m = 0; m < j.M; m++) {
+        for (size_t n = 0; n < j.N; n += step) {
+            double ref = 0, mag = 0;
+            for (size_t k = 0; k < j.K; k++) {
+                double xv, wv;
+                uint32_t bits;
+                if (j.op == OP_FAST) { bits = (uint32_t)j.xb[m * j.K + k] << 16; float f; memcpy(&f, &bits, 4); xv = f; }
+                else xv = j.xf[m * j.K + k];
+                if (j.op == OP_EXACT || j.op == OP_FAST) { bits = (uint32_t)j.wb[n * j.K + k] << 16; float f; memcpy(&f, &bits, 4); wv = f; }
+                else if (j.op == OP_GEMM) wv = j.wf[k * j.N + n];
+                else wv = j.wf[n * j.K + k];
+                ref += xv * wv;
+                mag += fabs(xv * wv);
+            }
+            double err = fabs(j.y[m * j.N + n] - ref) / (mag + 1e-30);
+            if (err > worst) worst = err;
+        }
+    }
+    return worst;
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *mlist = "1,8,128,512", *shapes_arg = "gemma", *ops_arg = "exact,fast";
+    int do_check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--path") && i + 1 < argc) path = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--m") && i + 1 < argc) mlist = argv[++i];
+        else if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes_arg = argv[++i];
+        else if (!strcmp(argv[i], "--ops") && i + 1 < argc) ops_arg = argv[++i];
+        else if (!strcmp(argv[i], "--check")) do_check = 1;
+        else { fprintf(stderr, "unknown argument %s\n", argv[i]); return 2; }
+    }
+    if (path && ck_use_kernel_path(path) != 0) { fprintf(stderr, "path %s not available\n", path); return 2; }
+    printf("# kernel path %s (detected %s), %d threads\n", ck_kernel_path(), ck_detected_kernel_path(), threads);
+
+    shape_t shapes[32];
+    int nshapes = 0;
+    if (!strcmp(shapes_arg, "gemma")) {
+        shape_t g[] = {{9216, 2304, "mlp-up 9216x2304"}, {2304, 9216, "mlp-down 2304x9216"},
+                       {2048, 2304, "q-proj 2048x2304"}, {256000, 2304, "lm-head 256000x2304"}};
+        memcpy(shapes, g, sizeof g);
+        nshapes = 4;
+    } else {
+        char *s = strdup(shapes_arg);
+        for (char *tok = strtok(s, ","); tok && nshapes < 32; tok = strtok(NULL, ",")) {
+            size_t n, k;
+            if (sscanf(tok, "%zux%zu", &n, &k) == 2) { shapes[nshapes].n = n; shapes[nshapes].k = k; shapes[nshapes].name = strdup(tok); nshapes++; }
+        }
+    }
+    size_t ms[32]; int nm = 0;
+    { char *s = strdup(mlist); for (char *tok = strtok(s, ","); tok && nm < 32; tok = strtok(NULL, ",")) ms[nm++] = (size_t)atol(tok); }
+    int ops[8], nops = 0;
+    { char *s = strdup(ops_arg); for (char *tok = strtok(s, ","); tok && nops < 8; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "exact")) ops[nops++] = OP_EXACT;
+        else if (!strcmp(tok, "fast")) ops[nops++] = OP_FAST;
+        else if (!strcmp(tok, "f32w")) ops[nops++] = OP_F32W;
+        else if (!strcmp(tok, "gemm")) ops[nops++] = OP_GEMM;
+#ifdef WITH_OPENBLAS
+        else if (!strcmp(tok, "sgemm")) ops[nops++] = OP_SGEMM;
+#endif
+    } }
+
+    for (int s = 0; s < nshapes; s++) {
+        size_t N = shapes[s].n, K = shapes[s].k, maxM = 0;
+        for (int i = 0; i < nm; i++) if (ms[i] > maxM) maxM = ms[i];
+        int need_f32w = 0;
+        for (int o = 0; o < nops; o++) if (ops[o] != OP_EXACT && ops[o] != OP_FAST) need_f32w = 1;
+        uint16_t *wb = malloc(N * K * 2);
+        float *wf = need_f32w ? malloc(N * K * 4) : NULL;
+        float *xf = malloc(maxM * K * 4), *y = malloc(maxM * N * 4);
+        uint16_t *xb = malloc(maxM * K * 2);
+        for (size_t i = 0; i < maxM * K; i++) xf[i] = frand();
+        ck_f32_to_bf16(xf, xb, maxM * K);
+        {
+            float *tmp = malloc(65536 * 4);
+            for (size_t i = 0; i < N * K; i += 65536) {
+                size_t c = N * K - i < 65536 ? N * K - i : 65536;
+                for (size_t j = 0; j < c; j++) tmp[j] = frand() * 0.05f;
+                ck_f32_to_bf16(tmp, wb + i, c);
+                if (wf) memcpy(wf + i, tmp, c * 4);
+            }
+            free(tmp);
+        }
+        for (int o = 0; o < nops; o++) {
+            for (int i = 0; i < nm; i++) {
+                size_t M = ms[i];
+                job_t j = {ops[o], M, N, K, 0, N, xf, xb, wb, wf, y};
+                double flops = 2.0 * (double)M * (double)N * (double)K;
+                int reps = flops > 2e10 ? 3 : flops > 1e9 ? 6 : 20;
+                run(j);
+                double best = 1e30;
+                for (int r = 0; r < reps; r++) { double t0 = now(); run(j); double dt = now() - t0; if (dt < best) best = dt; }
+                double wbytes = (double)N * (double)K * ((ops[o] == OP_EXACT || ops[o] == OP_FAST) ? 2.0 : 4.0);
+                printf("%-15s %-22s M=%-4zu %9.3f ms %7.1f GFLOP/s %6.1f GB/s", op_names[ops[o]], shapes[s].name, M,
+                       best * 1e3, flops / best / 1e9, wbytes / best / 1e9);
+                if (do_check && ops[o] != OP_SGEMM) printf("  max rel err %.2e", check(j));
+                printf("\n");
+                fflush(stdout);
+            }
+        }
+        free(wb); free(wf); free(xf); free(y); free(xb);
+    }
+    return 0;
+}
