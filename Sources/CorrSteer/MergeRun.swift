@@ -1,0 +1,74 @@
+import Foundation
+
+/// `corrsteer merge`: sums the statistics of shard runs into one run. The statistics are exact sums,
+/// so the result equals a single run over all samples up to float64 addition order.
+public enum MergeRun {
+    public static func execute(shards: [RunDirectory], into output: RunDirectory) throws {
+        guard !shards.isEmpty else { throw RunError.invalidOption("merge needs at least one run") }
+        guard !output.exists else {
+            throw RunError.invalidRun(path: output.url.path, reason: "already holds a run; choose another --out")
+        }
+        var manifests: [RunManifest] = []
+        var checkpoints: [StatisticsCheckpoint] = []
+        for shard in shards {
+            let manifest = try RunManifest.load(from: shard)
+            guard let checkpoint = try StatisticsCheckpoint.load(from: shard), checkpoint.complete else {
+                throw RunError.invalidRun(path: shard.url.path, reason: "its collection is not complete; finish it with --resume before merging")
+            }
+            manifests.append(manifest)
+            checkpoints.append(checkpoint)
+        }
+        var reference = manifests[0].configuration
+        reference.shard = nil
+        for (shard, manifest) in zip(shards, manifests) {
+            var configuration = manifest.configuration
+            configuration.shard = nil
+            guard configuration == reference else {
+                throw RunError.mismatch("\(shard.manifest.path): collected with different options than \(shards[0].manifest.path); only shards of one collection can be merged")
+            }
+        }
+        let shardSpecs = manifests.compactMap(\.configuration.shard)
+        if shardSpecs.count == manifests.count, let count = shardSpecs.first?.count {
+            let indices = shardSpecs.map(\.index).sorted()
+            if indices != Array(0..<count) {
+                FileHandleOutput.warn("merging shards \(indices.map(String.init).joined(separator: ",")) of \(count): the merged statistics cover only those shards")
+            }
+        }
+
+        var merged = try checkpoints[0].loadStatistics(in: shards[0])
+        for (shard, checkpoint) in zip(shards, checkpoints).dropFirst() {
+            let statistics = try checkpoint.loadStatistics(in: shard)
+            guard Set(statistics.keys) == Set(merged.keys) else {
+                throw RunError.mismatch("\(shard.url.path): holds layers \(statistics.keys.sorted()) but \(shards[0].url.path) holds \(merged.keys.sorted())")
+            }
+            for (layer, stats) in statistics { try merged[layer]!.merge(stats) }
+        }
+        try output.create()
+        // Samples keep their shard order; indices are renumbered to the merged sequence.
+        var log: [CollectedSample] = []
+        for shard in shards { log += try CollectionLog(url: shard.collectionLog).read() }
+        for i in log.indices { log[i].index = i }
+        try CollectionLog(url: output.collectionLog).append(log)
+        let samples = checkpoints.map(\.samplesDone).reduce(0, +)
+        let seconds = checkpoints.map(\.collectionSeconds).reduce(0, +)
+        _ = try StatisticsCheckpoint.write(
+            merged, samplesDone: samples, successes: checkpoints.map(\.successes).reduce(0, +), seconds: seconds,
+            complete: true, to: output)
+        var manifest = manifests[0]
+        manifest.configuration = reference
+        manifest.samples = samples
+        manifest.created = RunManifest.timestamp()
+        manifest.collectionSeconds = seconds
+        manifest.samplesPerSecond = seconds > 0 ? Double(samples) / seconds : nil
+        manifest.task.train = manifests.map(\.task.train).reduce(0, +)
+        manifest.mergedFrom = shards.map(\.url.path)
+        try manifest.save(to: output)
+    }
+}
+
+/// Warnings that are not errors go to stderr, one line each.
+enum FileHandleOutput {
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+    }
+}

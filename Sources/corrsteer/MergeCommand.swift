@@ -1,0 +1,20 @@
+import ArgumentParser
+import CorrSteer
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Sum the statistics of shard runs (`collect --shard i/N`) into one run.",
+        discussion: "Example: corrsteer merge runs/mmlu-shard0 runs/mmlu-shard1 --out runs/mmlu")
+
+    @Argument(help: "Finished shard run directories.")
+    var runs: [String]
+
+    @Option(help: "Run directory to create.")
+    var out: String
+
+    func run() throws {
+        try MergeRun.execute(shards: runs.map { RunDirectory(path: $0) }, into: RunDirectory(path: out))
+        print("merged \(runs.count) runs → \(out)")
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import CorrSteer
+import Foundation
+
+extension Pooling: ExpressibleByArgument {}
+extension PositionMode: ExpressibleByArgument {}
+extension RankingScore: ExpressibleByArgument {}
+extension Polarity: ExpressibleByArgument {}
+extension CoefficientKind: ExpressibleByArgument {}
+
+/// What to collect: model, SAE, task, and every option that changes the statistics.
+struct CollectionArguments: ParsableArguments {
+    @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
+    var model: String
+
+    @Option(help: "SAE folder (Gemma Scope tree, SAELens or Llama Scope folders) or file.")
+    var sae: String?
+
+    @Option(help: "Task: mmlu, mmlupro, gsm8k, bbq, simpleqa, harmbench, xstest, or custom.")
+    var task: String
+
+    @Option(help: "Folder with the datasets in the layout of `corrsteer tasks` (default: current folder).")
+    var data: String?
+
+    @Option(name: .customLong("custom-task"), help: "JSONL file of a custom task (with --task custom).")
+    var customTask: String?
+
+    @Option(name: .customLong("custom-kind"), help: "Answer kind of a custom task: choice, exact, numeric, contains, refusal, external.")
+    var customKind: String?
+
+    @Option(help: "Training samples to collect (fewer if the train split is smaller).")
+    var samples: Int = 4000
+
+    @Option(help: "Comma-separated layers to read (default: every layer with an SAE).")
+    var layers: String?
+
+    @Option(help: "Positions to capture: generation (the paper's) or all.")
+    var positions: PositionMode = .generation
+
+    @Option(help: "Pooling over generation positions for the correlation: max or mean.")
+    var pool: Pooling = .max
+
+    @Option(name: .customLong("steer-pool"), help: "Pooling for the steering coefficient: max or mean.")
+    var steerPool: Pooling = .max
+
+    @Option(name: .customLong("batch-size"), help: "Prompts generated together (ragged, no padding).")
+    var batchSize: Int = 8
+
+    @Option(name: .customLong("checkpoint-every"), help: "Write the statistics every N samples (rounded up to whole batches).")
+    var checkpointEvery: Int = 100
+
+    @Option(help: "Seed of the data shuffle and splits.")
+    var seed: Int = 42
+
+    @Option(help: "Shuffle: corrsteer (our documented PRNG) or hf (bit-exact Hugging Face datasets).")
+    var shuffle: String = "corrsteer"
+
+    @Option(name: .customLong("bbq-filter"), help: "BBQ context condition: ambig or disambig.")
+    var bbqFilter: String?
+
+    @Option(help: "Dataset category (for example an MMLU subject).")
+    var category: String?
+
+    @Flag(help: "Statistics over residual dimensions instead of SAE features (the paper's ablation).")
+    var raw = false
+
+    @Flag(name: .customLong("paper-compat"), help: "Reproduce every reference behaviour that changes numbers (see README).")
+    var paperCompat = false
+
+    @Flag(name: .customLong("mi"), help: "Also collect mutual-information histograms (for --score mi).")
+    var mutualInformation = false
+
+    @Flag(help: "Use 1 − reward (select features that predict failure).")
+    var reverse = false
+
+    @Flag(name: .customLong("lenient-numbers"), help: "Numeric answers: 18.0 = 18 and 1,000 = 1000.")
+    var lenientNumbers = false
+
+    @Option(name: .customLong("scorer-command"), help: "External scorer: JSONL {id, prompt, output, gold} on stdin → {id, score} on stdout.")
+    var scorerCommand: String?
+
+    func configuration() throws -> CollectionConfiguration {
+        guard raw || sae != nil else {
+            throw ValidationError("pass --sae PATH, or --raw to use residual dimensions")
+        }
+        var c = CollectionConfiguration(model: model, sae: raw ? nil : sae, task: task)
+        c.data = data
+        c.customTaskFile = customTask
+        c.customTaskKind = customKind
+        c.samples = samples
+        c.layers = try layers.map(parseLayers)
+        c.positions = positions
+        c.pool = pool
+        c.steerPool = steerPool
+        c.batchSize = batchSize
+        c.checkpointEvery = checkpointEvery
+        c.seed = seed
+        c.shuffle = shuffle
+        c.bbqFilter = bbqFilter
+        c.category = category
+        c.raw = raw
+        c.paperCompat = paperCompat
+        c.mutualInformation = mutualInformation
+        c.reverseRewards = reverse
+        c.lenientNumbers = lenientNumbers
+        c.scorerCommand = scorerCommand
+        return c
+    }
+}
+
+func parseLayers(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map { part in
+        guard let layer = Int(part.trimmingCharacters(in: .whitespaces)), layer >= 0 else {
+            throw ValidationError("--layers '\(text)': expected comma-separated layer numbers, for example 10,12,20")
+        }
+        return layer
+    }
+}
+
+/// How features are ranked and turned into steering coefficients.
+struct SelectionArguments: ParsableArguments {
+    @Option(name: .customLong("top-k"), help: "Candidates kept per layer and polarity.")
+    var topK: Int = 20
+
+    @Option(help: "Ranking: corr (|r|, the paper's), mi, fisher or caa.")
+    var score: RankingScore = .correlation
+
+    @Option(help: "Candidate features: positive (r > 0, default), negative, or both.")
+    var polarity: Polarity = .positive
+
+    @Option(help: "Coefficient: mean (over correct samples), active-mean, or diff (success − failure).")
+    var coefficient: CoefficientKind = .mean
+
+    @Option(help: "Multiplier of every coefficient.")
+    var scale: Double = 1.0
+
+    @Flag(help: "Steering vectors also add the SAE's b_dec (the reference's --decode).")
+    var decode = false
+
+    var options: SelectionOptions {
+        SelectionOptions(topK: topK, score: score, polarity: polarity, coefficient: coefficient, scale: scale)
+    }
+}
+
+/// How steering is measured.
+struct EvaluationArguments: ParsableArguments {
+    @Option(help: "Comma-separated strategies to evaluate: S, A, P.")
+    var strategies: String = "S,A,P"
+
+    @Option(name: .customLong("val-limit"), help: "Validation samples for CorrSteer-P.")
+    var valLimit: Int = 200
+
+    @Option(name: .customLong("test-limit"), help: "Test samples (default: the whole test split).")
+    var testLimit: Int?
+
+    @Flag(name: .customLong("constrain-options"), help: "Multiple choice: decode only the option tokens.")
+    var constrainOptions = false
+
+    @Option(name: .customLong("steer-positions"), help: "Where steering adds its vectors: generation (default) or all.")
+    var steerPositions: PositionMode = .generation
+
+    @Option(help: "Few-shot examples in evaluation prompts (collection is always zero-shot, as in the paper).")
+    var few: Int = 0
+
+    @Flag(help: "Chain-of-thought prompts in evaluation.")
+    var cot = false
+
+    func options(batchSize: Int? = nil) throws -> EvaluationOptions {
+        var o = EvaluationOptions()
+        o.strategies = try strategies.split(separator: ",").map { name in
+            guard let strategy = SteeringStrategy(rawValue: name.trimmingCharacters(in: .whitespaces).uppercased()) else {
+                throw ValidationError("--strategies '\(strategies)': expected a comma-separated list of S, A, P")
+            }
+            return strategy
+        }
+        guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1") }
+        o.validationLimit = valLimit
+        o.testLimit = testLimit
+        o.constrainOptions = constrainOptions
+        o.positions = steerPositions
+        o.batchSize = batchSize
+        o.fewShot = few
+        o.chainOfThought = cot
+        return o
+    }
+}
+
+/// Prints a finished evaluation as a table on stdout.
+func printResults(_ results: [EvaluationRun.VariantResult]) {
+    print(ResultsTable.render(results.map(\.metrics)))
+}
