@@ -11,10 +11,10 @@ public enum Pooling: String, Codable, Sendable, CaseIterable {
 /// sequence waits in `pending` and is committed when the sequence is fed again, or at the end when
 /// generation stopped on the length limit rather than on EOS. Select tasks pool exactly one row
 /// (the prefill position), whatever was generated.
-struct FeaturePooling {
-    let sequences: Int
-    let width: Int
-    let firstRowOnly: Bool
+public struct FeaturePooling {
+    public let sequences: Int
+    public let width: Int
+    public let firstRowOnly: Bool
     let needsMax: Bool
     let needsSum: Bool
 
@@ -24,7 +24,7 @@ struct FeaturePooling {
     private var pending: [Float]
     private var hasPending: [Bool]
 
-    init(sequences: Int, width: Int, firstRowOnly: Bool, pools: Set<Pooling>) {
+    public init(sequences: Int, width: Int, firstRowOnly: Bool, pools: Set<Pooling>) {
         self.sequences = sequences
         self.width = width
         self.firstRowOnly = firstRowOnly
@@ -38,7 +38,7 @@ struct FeaturePooling {
     }
 
     /// A generation-position row of `sequence` at decode `step` (0 = prefill).
-    mutating func observeGenerationRow(_ row: UnsafePointer<Float>, sequence: Int, step: Int) {
+    public mutating func observeGenerationRow(_ row: UnsafePointer<Float>, sequence: Int, step: Int) {
         if firstRowOnly && step > 0 { return }
         if hasPending[sequence] { commitPending(sequence) }
         let base = sequence * width
@@ -49,12 +49,12 @@ struct FeaturePooling {
     }
 
     /// A prompt row that is not a generation position (positions `all`): always pooled.
-    mutating func observePromptRow(_ row: UnsafePointer<Float>, sequence: Int) {
+    public mutating func observePromptRow(_ row: UnsafePointer<Float>, sequence: Int) {
         commit(row, sequence: sequence)
     }
 
     /// Ends the batch: `stoppedOnEOS[b]` tells whether sequence b's last generated token was a stop token.
-    mutating func finish(stoppedOnEOS: [Bool]) {
+    public mutating func finish(stoppedOnEOS: [Bool]) {
         for b in 0..<sequences where hasPending[b] {
             if firstRowOnly || !stoppedOnEOS[b] { commitPending(b) }
             hasPending[b] = false
@@ -62,7 +62,7 @@ struct FeaturePooling {
     }
 
     /// The pooled vectors, [sequences × width] row-major; a sample with no valid row pools to zeros.
-    func pooled(_ pooling: Pooling) -> [Float] {
+    public func pooled(_ pooling: Pooling) -> [Float] {
         var out = [Float](repeating: 0, count: sequences * width)
         for b in 0..<sequences where counts[b] > 0 {
             let base = b * width
