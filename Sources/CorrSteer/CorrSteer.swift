@@ -1,1 +1,0 @@
-// Module CorrSteer — see DESIGN.md §1.

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Number formatting shared by the Markdown and HTML reports.
+enum ReportFormat {
+    static func percent(_ fraction: Double) -> String { String(format: "%.2f", fraction * 100) }
+
+    /// "55.48 % [54.66, 56.30]"
+    static func accuracy(_ value: Double, _ interval: Interval) -> String {
+        "\(percent(value)) % [\(percent(interval.lower)), \(percent(interval.upper))]"
+    }
+
+    /// Signed percentage points: "+3.27 pp [+2.60, +3.94]".
+    static func delta(_ value: Double, _ interval: Interval) -> String {
+        "\(signedPoints(value)) pp [\(signedPoints(interval.lower)), \(signedPoints(interval.upper))]"
+    }
+
+    static func signedPoints(_ fraction: Double) -> String { String(format: "%+.2f", fraction * 100) }
+
+    static func ser(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "–" }
+
+    static func pValue(_ p: Double?) -> String {
+        guard let p else { return "–" }
+        if p == 0 { return "0" }
+        return p < 1e-4 ? String(format: "%.1e", p) : String(format: "%.4f", p)
+    }
+
+    static func correlation(_ r: Double) -> String { String(format: "%.4f", r) }
+
+    static func coefficient(_ c: Double) -> String { String(format: "%.4g", c) }
+
+    static func number(_ number: NSNumber) -> String {
+        // JSON booleans arrive as NSNumber with the char type code.
+        if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+        let value = number.doubleValue
+        if value.rounded() == value && abs(value) < 1e15 { return String(Int64(value)) }
+        return String(format: "%.4g", value)
+    }
+
+    /// Text cut to `limit` characters with an ellipsis.
+    static func truncated(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    }
+
+    /// The variant's comparison cells: Δ, SER, NEG / POS, McNemar p.
+    static func comparisonCells(_ metrics: VariantMetrics) -> [String] {
+        guard let c = metrics.comparison else { return ["–", "–", "–", "–"] }
+        return [delta(c.delta, c.deltaInterval), ser(c.sideEffectRatio), "\(c.negative) / \(c.positive)", pValue(c.mcnemarP)]
+    }
+
+    static let resultHeaders = ["variant", "n", "accuracy [95 % CI]", "Δ vs baseline [95 % CI]", "SER", "NEG / POS", "McNemar p"]
+
+    /// The best correlation shown for a layer: its selected feature, else its strongest candidate.
+    static func topCandidate(_ layer: LayerCandidates) -> FeatureCandidate? {
+        layer.selected ?? (layer.topPositive + layer.topNegative).max { abs($0.correlation) < abs($1.correlation) }
+    }
+}
