@@ -20,7 +20,7 @@ public enum TaskCatalog {
         let canonical = canonicalName(name)
         let data = DataDirectory(root: dataDirectory)
         if options.bbqCondition != nil && canonical != "bbq" && canonical != "custom" {
-            throw TaskError.invalidOption(name: "--bbq-condition", reason: "only applies to task bbq, not '\(name)'")
+            throw TaskError.invalidOption(name: "--bbq-filter", reason: "only applies to task bbq, not '\(name)'")
         }
         let spec: TaskSpec
         let source: DatasetSource
@@ -29,7 +29,7 @@ public enum TaskCatalog {
                 throw TaskError.invalidOption(name: "--task-file", reason: "task 'custom' needs a JSONL file")
             }
             guard let kind = options.customKind else {
-                throw TaskError.invalidOption(name: "--answer-kind", reason: "task 'custom' needs an answer kind (\(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw TaskError.invalidOption(name: "--custom-kind", reason: "task 'custom' needs an answer kind (\(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             if kind == .external && options.scorerCommand == nil {
                 throw TaskError.invalidOption(name: "--scorer-command", reason: "answer kind 'external' needs a scorer command")
