@@ -7,8 +7,9 @@ import WeightFiles
 /// s = √d_model / dataset_average_activation_norm, the same numbers SAELens's folded weights give.
 enum LlamaScopeLoader {
     static let configName = "hyperparams.json"
-    /// Decoder rows whose norms all lie within this of 1 count as unit norm.
-    static let unitNormTolerance: Float = 1e-3
+    /// Decoder rows whose norms all lie within this of 1 count as unit norm (bf16 storage alone moves
+    /// a unit row of width 64 by up to ~1e-3; a trained non-unit decoder is off by tens of percent).
+    static let unitNormTolerance: Float = 1e-2
 
     static func weightsURL(folder: URL) -> URL? {
         let candidates = ["checkpoints/final.safetensors", "final.safetensors"].map { folder.appendingPathComponent($0) }

@@ -28,21 +28,26 @@ public enum SAESet {
         let path = path.standardizedFileURL
         guard FileManager.default.fileExists(atPath: path.path) else { throw SAEError.notFound(path: path.path) }
         var found: [Int: SAEReference]
+        var available: [Int]
         if let single = try single(path, layers: layers) {
+            if let layers, layers.count == 1, layers[0] != single.layer {
+                throw SAEError.layerMismatch(path: single.url.path, found: single.layer, requested: layers[0])
+            }
             found = [single.layer: single]
+            available = [single.layer]
         } else if isDirectory(path) {
-            found = try tree(path, width: width, layers: layers)
+            (found, available) = try tree(path, width: width, layers: layers)
         } else {
             throw SAEError.noSAE(path: path.path, reason: "not an .npz file, an SAE config or an SAE weights file")
         }
-        guard !found.isEmpty else {
+        guard !available.isEmpty else {
             throw SAEError.noSAE(
                 path: path.path,
                 reason: "expected params.npz, cfg.json + sae_weights.safetensors, hyperparams.json + checkpoints/final.safetensors, layer_N/width_W/average_l0_X folders, or subfolders holding such SAEs")
         }
         guard let layers else { return found }
         for layer in layers where found[layer] == nil {
-            throw SAEError.noSAEForLayer(path: path.path, layer: layer, available: found.keys.sorted())
+            throw SAEError.noSAEForLayer(path: path.path, layer: layer, available: available.sorted())
         }
         return found.filter { layers.contains($0.key) }
     }
@@ -95,7 +100,8 @@ public enum SAESet {
 
     // MARK: - Many SAEs
 
-    private static func tree(_ dir: URL, width: String?, layers: [Int]?) throws -> [Int: SAEReference] {
+    /// The SAEs found (only the requested layers of a Gemma Scope tree are resolved) and every layer seen.
+    private static func tree(_ dir: URL, width: String?, layers: [Int]?) throws -> ([Int: SAEReference], [Int]) {
         let children = subdirectories(dir)
         let layerFolders = children.compactMap { child -> (Int, URL)? in
             let name = child.lastPathComponent
@@ -107,7 +113,7 @@ public enum SAESet {
             for (layer, folder) in layerFolders where layers?.contains(layer) ?? true {
                 found[layer] = try gemmaScopeLayer(folder, layer: layer, width: width)
             }
-            return found
+            return (found, layerFolders.map(\.0))
         }
         var found: [Int: (SAEReference, String?)] = [:]
         for child in children {
@@ -133,7 +139,7 @@ public enum SAESet {
             }
             found[reference.layer] = (reference, hook)
         }
-        return found.mapValues(\.0)
+        return (found.mapValues(\.0), Array(found.keys))
     }
 
     /// One Gemma Scope `layer_L` folder: the requested (or 16k, or only) width, then the canonical
