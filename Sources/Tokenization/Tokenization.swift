@@ -1,1 +1,0 @@
-// Module Tokenization — see DESIGN.md §1.

@@ -1,0 +1,360 @@
+import Foundation
+
+/// The parts of a tokenizer.json, parsed and checked.
+struct TokenizerFile {
+    var model: BPEModel
+    /// Token string of every id (model vocabulary and added tokens), nil for unused ids.
+    var tokenStrings: [String?]
+    /// Token string → id, model vocabulary and added tokens.
+    var tokenTable: ByteStringTable
+    var addedTokens: [AddedToken]
+    var normalizer: Normalizer?
+    var preTokenizer: PreTokenizer?
+    var postProcessor: PostProcessor?
+    var decoder: TokenDecoder?
+    var paddingID: Int?
+
+    static func load(_ url: URL) throws -> TokenizerFile {
+        let root = try JSONNode.read(url)
+        _ = try root.object()
+        let file = url.path
+        let normalizer = try parseNormalizer(root["normalizer"])
+        var preTokenizer = try parsePreTokenizer(root["pre_tokenizer"])
+        let modelNode = root["model"]
+        _ = try modelNode.object()
+        let modelType = try modelNode["type"].optionalString() ?? inferModelType(modelNode)
+        guard modelType == "BPE" else { throw TokenizerError.unsupportedModel(path: file, type: modelType) }
+        let byteFallback = try modelNode["byte_fallback"].bool(default: false)
+        let prefix = try modelNode["continuing_subword_prefix"].optionalString()
+        let suffix = try modelNode["end_of_word_suffix"].optionalString()
+        if let dropout = modelNode["dropout"].doubleValue, dropout > 0 {
+            throw TokenizerError.unsupportedComponent(path: file, field: "model.dropout", description: "\(dropout) (BPE dropout)")
+        }
+        // A vocabulary that a final ByteLevel step feeds can be keyed by raw bytes instead.
+        let foldByteLevel = (preTokenizer?.endsWithByteLevel ?? false) && !byteFallback && prefix == nil && suffix == nil
+        if foldByteLevel { preTokenizer = preTokenizer?.withoutFinalByteMapping() }
+
+        let vocabulary = try parseVocabulary(modelNode["vocab"])
+        var modelTable = ByteStringTable(minimumCapacity: vocabulary.count)
+        var maxID = -1
+        for (token, id) in vocabulary {
+            modelTable.insert(Array(token.utf8), value: Int32(id))
+            maxID = max(maxID, id)
+        }
+        let merges = try parseMerges(modelNode["merges"], vocabulary: modelTable, prefixLength: prefix?.utf8.count ?? 0)
+
+        var unknownID: Int32 = -1
+        if let unknown = try modelNode["unk_token"].optionalString() {
+            unknownID = modelTable.value(Array(unknown.utf8))
+            if unknownID < 0 {
+                throw TokenizerError.invalidField(path: file, field: "model.unk_token",
+                                                  reason: "names \"\(unknown)\", which is not in the vocabulary")
+            }
+        }
+        var encodeTable = modelTable
+        if foldByteLevel {
+            encodeTable = ByteStringTable(minimumCapacity: vocabulary.count)
+            for (token, id) in vocabulary {
+                if let raw = ByteLevelAlphabet.decode(token) { encodeTable.insert(raw, value: Int32(id)) }
+            }
+        }
+        let fallbackIDs: [Int32]? = byteFallback
+            ? (0..<256).map { modelTable.value(Array(String(format: "<0x%02X>", $0).utf8)) }
+            : nil
+        let model = BPEModel(
+            unit: foldByteLevel ? .byte : .scalar, encodeTable: encodeTable, merges: merges, unknownID: unknownID,
+            fuseUnknown: try modelNode["fuse_unk"].bool(default: false), byteFallbackIDs: fallbackIDs,
+            ignoreMerges: try modelNode["ignore_merges"].bool(default: false),
+            continuingSubwordPrefix: prefix.map { Array($0.utf8) }, endOfWordSuffix: suffix.map { Array($0.utf8) })
+
+        let addedTokens = try parseAddedTokens(root["added_tokens"])
+        for token in addedTokens { maxID = max(maxID, Int(token.id)) }
+        var tokenStrings = [String?](repeating: nil, count: maxID + 1)
+        for (token, id) in vocabulary { tokenStrings[id] = token }
+        var tokenTable = modelTable
+        for token in addedTokens {
+            tokenStrings[Int(token.id)] = token.content
+            tokenTable.insert(Array(token.content.utf8), value: token.id)
+        }
+
+        let postProcessor = try parsePostProcessor(root["post_processor"], tokenTable: tokenTable)
+        let decoder = try parseDecoder(root["decoder"])
+        let paddingID = try root["padding"]["pad_id"].optionalInt()
+        return TokenizerFile(model: model, tokenStrings: tokenStrings, tokenTable: tokenTable, addedTokens: addedTokens,
+                             normalizer: normalizer, preTokenizer: preTokenizer, postProcessor: postProcessor,
+                             decoder: decoder, paddingID: paddingID)
+    }
+
+    private static func inferModelType(_ node: JSONNode) -> String {
+        if node["merges"].isPresent { return "BPE" }
+        if case .array? = node["vocab"].value { return "Unigram" }
+        if node["max_input_chars_per_word"].isPresent { return "WordPiece" }
+        return "WordLevel"
+    }
+
+    // MARK: Model
+
+    private static func parseVocabulary(_ node: JSONNode) throws -> [(String, Int)] {
+        let object = try node.object()
+        var entries: [(String, Int)] = []
+        entries.reserveCapacity(object.keys.count)
+        for (token, value) in zip(object.keys, object.values) {
+            guard case let .integer(id) = value, id >= 0, id < 2_000_000_000 else {
+                throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(token.debugDescription)]",
+                                                  reason: "should be a non-negative integer id")
+            }
+            entries.append((token, id))
+        }
+        return entries
+    }
+
+    /// Merges as `"a b"` strings (the legacy form) or `["a", "b"]` pairs.
+    private static func parseMerges(_ node: JSONNode, vocabulary: ByteStringTable, prefixLength: Int) throws -> MergeTable {
+        let list = try node.array()
+        var table = MergeTable(minimumCapacity: list.count)
+        var rank: Int32 = 0
+        var merged: [UInt8] = []
+        for (index, entry) in list.enumerated() {
+            let left: Substring.UTF8View
+            let right: Substring.UTF8View
+            if case let .string(line) = entry {
+                if line.hasPrefix("#version") { continue }
+                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2 else {
+                    throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(index)]",
+                                                      reason: "should be two tokens separated by one space, not \(line.debugDescription)")
+                }
+                left = parts[0].utf8
+                right = parts[1].utf8
+            } else if case let .array(pair) = entry, pair.count == 2, case let .string(a) = pair[0], case let .string(b) = pair[1] {
+                left = Substring(a).utf8
+                right = Substring(b).utf8
+            } else {
+                throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(index)]",
+                                                  reason: "should be \"a b\" or [\"a\", \"b\"]")
+            }
+            let leftID = vocabulary.value(Array(left))
+            let rightID = vocabulary.value(Array(right))
+            if leftID < 0 || rightID < 0 {
+                let missing = leftID < 0 ? String(decoding: left, as: UTF8.self) : String(decoding: right, as: UTF8.self)
+                throw TokenizerError.mergeNotInVocabulary(path: node.file, index: index, token: missing)
+            }
+            merged.removeAll(keepingCapacity: true)
+            merged.append(contentsOf: left)
+            merged.append(contentsOf: right.dropFirst(min(prefixLength, right.count)))
+            let mergedID = vocabulary.value(merged)
+            if mergedID < 0 {
+                throw TokenizerError.mergeNotInVocabulary(path: node.file, index: index,
+                                                          token: String(decoding: merged, as: UTF8.self))
+            }
+            table.insert(left: leftID, right: rightID, rank: rank, merged: mergedID)
+            rank += 1
+        }
+        return table
+    }
+
+    // MARK: Added tokens
+
+    private static func parseAddedTokens(_ node: JSONNode) throws -> [AddedToken] {
+        if node.isNull { return [] }
+        return try node.elements().compactMap { entry in
+            let content = try entry["content"].string()
+            let id = try entry["id"].int()
+            guard id >= 0 && id < 2_000_000_000 else {
+                throw TokenizerError.invalidField(path: entry.file, field: entry.field + ".id", reason: "should be a non-negative id")
+            }
+            if content.isEmpty { return nil }
+            let special = try entry["special"].bool(default: false)
+            return AddedToken(id: Int32(id), content: content,
+                              singleWord: try entry["single_word"].bool(default: false),
+                              leftStrip: try entry["lstrip"].bool(default: false),
+                              rightStrip: try entry["rstrip"].bool(default: false),
+                              normalized: try entry["normalized"].bool(default: !special),
+                              special: special)
+        }
+    }
+
+    // MARK: Normalizers
+
+    private static func componentType(_ node: JSONNode) throws -> String {
+        try node["type"].string()
+    }
+
+    private static func unsupported(_ node: JSONNode, _ what: String) -> TokenizerError {
+        .unsupportedComponent(path: node.file, field: node.field, description: what)
+    }
+
+    static func parseNormalizer(_ node: JSONNode) throws -> Normalizer? {
+        if node.isNull { return nil }
+        let type = try componentType(node)
+        switch type {
+        case "Sequence":
+            return .sequence(try node["normalizers"].elements().compactMap(parseNormalizer))
+        case "Replace":
+            let pattern = try literalPattern(node["pattern"])
+            return .replace(pattern: pattern, content: Array(try node["content"].string().utf8))
+        case "Prepend":
+            return .prepend(Array(try node["prepend"].string().utf8))
+        case "NFC": return .unicode(.nfc)
+        case "NFD": return .unicode(.nfd)
+        case "NFKC": return .unicode(.nfkc)
+        case "NFKD": return .unicode(.nfkd)
+        case "Lowercase": return .lowercase
+        case "StripAccents": return .stripAccents
+        case "ByteLevel": return .byteLevel
+        case "Strip":
+            return .strip(left: try node["strip_left"].bool(default: true), right: try node["strip_right"].bool(default: true))
+        default:
+            throw unsupported(node, "normalizer \"\(type)\"")
+        }
+    }
+
+    /// `{"String": s}` or `{"Regex": r}` where r has no regex syntax (a plain literal).
+    private static func literalPattern(_ node: JSONNode) throws -> [UInt8] {
+        let pattern: String
+        if let string = node["String"].stringValue {
+            pattern = string
+        } else if let regex = node["Regex"].stringValue {
+            let metacharacters = Set("\\.^$|?*+()[]{}")
+            guard !regex.contains(where: { metacharacters.contains($0) }) else {
+                throw unsupported(node, "regex \(regex.debugDescription)")
+            }
+            pattern = regex
+        } else {
+            throw node.wrongType("{\"String\": …} or {\"Regex\": …}")
+        }
+        guard !pattern.isEmpty else { throw unsupported(node, "empty pattern") }
+        return Array(pattern.utf8)
+    }
+
+    // MARK: Pre-tokenizers
+
+    static func parsePreTokenizer(_ node: JSONNode) throws -> PreTokenizer? {
+        if node.isNull { return nil }
+        let type = try componentType(node)
+        switch type {
+        case "Sequence":
+            return .sequence(try node["pretokenizers"].elements().compactMap(parsePreTokenizer))
+        case "Split":
+            let patternNode = node["pattern"]
+            let pattern: PreTokenizer.Pattern
+            if let regex = patternNode["Regex"].stringValue, let scanner = SplitScanner(pattern: regex) {
+                pattern = .scanner(scanner)
+            } else {
+                pattern = .literal(try literalPattern(patternNode))
+            }
+            let behaviorName = try node["behavior"].string()
+            guard let behavior = SplitBehavior(rawValue: behaviorName) else {
+                throw TokenizerError.invalidField(path: node.file, field: node.field + ".behavior",
+                                                  reason: "has unknown value \(behaviorName.debugDescription)")
+            }
+            return .split(pattern, behavior, invert: try node["invert"].bool(default: false))
+        case "ByteLevel":
+            return .byteLevel(addPrefixSpace: try node["add_prefix_space"].bool(default: true),
+                              useRegex: try node["use_regex"].bool(default: true), mapBytes: true)
+        case "Metaspace":
+            let replacement = try node["replacement"].string()
+            guard replacement.unicodeScalars.count == 1 else {
+                throw TokenizerError.invalidField(path: node.file, field: node.field + ".replacement", reason: "should be one character")
+            }
+            return .metaspace(replacement: Array(replacement.utf8), prependScheme: try prependScheme(node),
+                              split: try node["split"].bool(default: true))
+        case "Digits":
+            return .digits(individual: try node["individual_digits"].bool(default: false))
+        case "WhitespaceSplit":
+            return .whitespaceSplit
+        default:
+            throw unsupported(node, "pre-tokenizer \"\(type)\"")
+        }
+    }
+
+    private static func prependScheme(_ node: JSONNode) throws -> PreTokenizer.PrependScheme {
+        var scheme = PreTokenizer.PrependScheme.always
+        if let name = try node["prepend_scheme"].optionalString() {
+            guard let parsed = PreTokenizer.PrependScheme(rawValue: name) else {
+                throw TokenizerError.invalidField(path: node.file, field: node.field + ".prepend_scheme",
+                                                  reason: "has unknown value \(name.debugDescription)")
+            }
+            scheme = parsed
+        }
+        if try node["add_prefix_space"].optionalBool() == false { scheme = .never }
+        return scheme
+    }
+
+    // MARK: Post-processors
+
+    static func parsePostProcessor(_ node: JSONNode, tokenTable: ByteStringTable) throws -> PostProcessor? {
+        if node.isNull { return nil }
+        let type = try componentType(node)
+        switch type {
+        case "Sequence":
+            return .sequence(try node["processors"].elements().compactMap { try parsePostProcessor($0, tokenTable: tokenTable) })
+        case "ByteLevel":
+            return .identity
+        case "TemplateProcessing":
+            let specials = node["special_tokens"]
+            var pieces: [PostProcessor.TemplatePiece] = []
+            for piece in try node["single"].elements() {
+                if piece["Sequence"].isPresent {
+                    pieces.append(.sequence)
+                } else if piece["SpecialToken"].isPresent {
+                    let name = try piece["SpecialToken"]["id"].string()
+                    let ids = try specials[name]["ids"].elements().map { node -> Int32 in
+                        let id = try node.int()
+                        guard id >= 0 && id < 2_000_000_000 else { throw node.wrongType("a token id") }
+                        return Int32(id)
+                    }
+                    pieces.append(.special(ids))
+                } else {
+                    throw piece.wrongType("{\"Sequence\": …} or {\"SpecialToken\": …}")
+                }
+            }
+            return .template(pieces)
+        case "RobertaProcessing", "BertProcessing":
+            func id(_ key: String) throws -> Int32 {
+                let pair = try node[key].elements()
+                guard pair.count == 2 else { throw node[key].wrongType("a [token, id] pair") }
+                return Int32(try pair[1].int())
+            }
+            return .wrap(leading: try id("cls"), trailing: try id("sep"))
+        default:
+            throw unsupported(node, "post-processor \"\(type)\"")
+        }
+    }
+
+    // MARK: Decoders
+
+    static func parseDecoder(_ node: JSONNode) throws -> TokenDecoder? {
+        if node.isNull { return nil }
+        let type = try componentType(node)
+        switch type {
+        case "Sequence":
+            return .sequence(try node["decoders"].elements().compactMap(parseDecoder))
+        case "ByteLevel":
+            return .byteLevel
+        case "Replace":
+            let pattern = String(decoding: try literalPattern(node["pattern"]), as: UTF8.self)
+            return .replace(pattern: pattern, content: try node["content"].string())
+        case "ByteFallback":
+            return .byteFallback
+        case "Fuse":
+            return .fuse
+        case "Strip":
+            let content = try node["content"].string()
+            guard content.unicodeScalars.count == 1, let scalar = content.unicodeScalars.first else {
+                throw TokenizerError.invalidField(path: node.file, field: node.field + ".content", reason: "should be one character")
+            }
+            return .strip(content: scalar, start: try node["start"].int(), stop: try node["stop"].int())
+        case "Metaspace":
+            let replacement = try node["replacement"].string()
+            guard replacement.unicodeScalars.count == 1, let scalar = replacement.unicodeScalars.first else {
+                throw TokenizerError.invalidField(path: node.file, field: node.field + ".replacement", reason: "should be one character")
+            }
+            return .metaspace(replacement: scalar, prependScheme: try prependScheme(node))
+        case "BPEDecoder":
+            return .bpeSuffix(try node["suffix"].optionalString() ?? "</w>")
+        default:
+            throw unsupported(node, "decoder \"\(type)\"")
+        }
+    }
+}
