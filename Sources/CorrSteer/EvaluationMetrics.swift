@@ -32,7 +32,7 @@ public enum PredictionsFile {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw RunFileError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+            throw RunFileError.unreadable(path: url.path, reason: RunFileCoding.readFailure(url, error))
         }
         var records: [PredictionRecord] = []
         var lineNumber = 0

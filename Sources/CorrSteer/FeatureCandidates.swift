@@ -256,9 +256,17 @@ public enum RunFileCoding {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw RunFileError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+            throw RunFileError.unreadable(path: url.path, reason: RunFileCoding.readFailure(url, error))
         }
         return try decode(type, from: data, path: url.path)
+    }
+
+    /// Why reading `url` failed, in words (Foundation's Linux messages are generic).
+    public static func readFailure(_ url: URL, _ error: Error) -> String {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) { return "no such file" }
+        if isDirectory.boolValue { return "is a directory, expected a file" }
+        return (error as NSError).localizedDescription
     }
 
     /// Decodes `data`; `path` (and `line`, for JSON Lines) name the source in errors.

@@ -85,7 +85,11 @@ public enum RunReport {
         }
         var input = ReportInput(title: run.url.lastPathComponent)
         if fileManager.fileExists(atPath: run.manifest.path) {
-            input.facts = try manifestFacts(run.manifest)
+            if let manifest = try? RunManifest.load(from: run) {
+                input.facts = facts(manifest)
+            } else {
+                input.facts = try manifestFacts(run.manifest)
+            }
         }
         if fileManager.fileExists(atPath: run.features.path) {
             let features = try FeatureCandidates.load(from: run.features)
@@ -131,12 +135,38 @@ public enum RunReport {
         return input
     }
 
-    /// Scalar fields of manifest.json (nested objects flattened as `outer.inner`), in file-independent
-    /// sorted order; the manifest's own structure belongs to the collector.
+    /// The facts a reader needs first, from a manifest this build understands.
+    static func facts(_ manifest: RunManifest) -> [ReportInput.Fact] {
+        let configuration = manifest.configuration
+        var facts: [ReportInput.Fact] = [
+            .init("model", "\(manifest.model.path) (\(manifest.model.modelType), \(manifest.model.layers) layers, \(manifest.model.dtype))"),
+            .init("SAE", configuration.raw ? "none (--raw: residual dimensions)" : configuration.sae ?? "–"),
+            .init("task", "\(manifest.task.name): train \(manifest.task.train), validation \(manifest.task.validation), test \(manifest.task.test); scorer \(manifest.task.scorer)"),
+        ]
+        let sites = manifest.layers.map { layer in layer.site.replacingOccurrences(of: ".\(layer.layer).", with: ".{L}.") }
+        if let first = sites.first {
+            let pattern = sites.allSatisfy { $0 == first } ? first : Set(sites).sorted().joined(separator: ", ")
+            let layers = manifest.layers.map(\.layer)
+            facts.append(.init("site", "\(pattern), layers \(layers.map(String.init).joined(separator: ", "))"))
+        }
+        facts.append(.init("samples", String(manifest.samples)))
+        facts.append(.init("positions / pool / steer pool", "\(configuration.positions.rawValue) / \(configuration.pool.rawValue) / \(configuration.steerPool.rawValue)"))
+        facts.append(.init("paper compat", configuration.paperCompat ? "yes" : "no"))
+        facts.append(.init("seed", String(configuration.seed)))
+        if let seconds = manifest.collectionSeconds { facts.append(.init("collection time", String(format: "%.1f s", seconds))) }
+        if let rate = manifest.samplesPerSecond { facts.append(.init("samples/s", String(format: "%.2f", rate))) }
+        if let merged = manifest.mergedFrom, !merged.isEmpty { facts.append(.init("merged from", merged.joined(separator: ", "))) }
+        facts.append(.init("created", manifest.created))
+        facts.append(.init("corrsteer", manifest.toolVersion))
+        return facts
+    }
+
+    /// Scalar fields of a manifest.json this build cannot decode (nested objects flattened as
+    /// `outer.inner`), in sorted order, so a report still shows what the run recorded.
     static func manifestFacts(_ url: URL) throws -> [ReportInput.Fact] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw RunFileError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+            throw RunFileError.unreadable(path: url.path, reason: RunFileCoding.readFailure(url, error))
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw RunFileError.malformed(path: url.path, reason: "not a JSON object")

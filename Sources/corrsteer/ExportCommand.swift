@@ -1,0 +1,53 @@
+import ArgumentParser
+import CorrSteer
+import Foundation
+
+extension ControlVectorExport.Format: ExpressibleByArgument {}
+
+/// `corrsteer export`: a plan as a llama.cpp control vector (GGUF) or as safetensors.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export a steering plan as a llama.cpp control vector (GGUF) or safetensors.",
+        discussion: """
+            direction.N is added by llama.cpp to the output of layer N: blocks.L.hook_resid_post becomes \
+            direction.L and blocks.L.hook_resid_pre becomes direction.(L-1); layer-0 outputs cannot be exported. \
+            llama.cpp adds the vectors at every position, prompt included, while corrsteer steers only the \
+            generation positions, so results differ. Use with: llama-cli -m MODEL.gguf --control-vector FILE.gguf
+            Example: corrsteer export runs/mmlu --plan A --format gguf
+            """)
+
+    @Argument(help: "Run directory.")
+    var directory: String
+
+    @Option(help: "Plan name (plans/NAME.json): S, A, P or another.")
+    var plan: String = "A"
+
+    @Option(help: "gguf (llama.cpp control vector) or safetensors (the same direction.N tensors).")
+    var format: ControlVectorExport.Format = .gguf
+
+    @Option(help: "Output file (default: RUN/export/PLAN.gguf or .safetensors).")
+    var output: String?
+
+    @Option(name: .customLong("model-hint"), help: "controlvector.model_hint (default: the run's model_type).")
+    var modelHint: String?
+
+    func run() throws {
+        let run = RunDirectory(path: directory)
+        let planURL = run.plan(plan)
+        guard FileManager.default.fileExists(atPath: planURL.path) else {
+            let available = ((try? FileManager.default.contentsOfDirectory(atPath: run.plansDirectory.path)) ?? [])
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+            throw RunError.invalidOption("--plan \(plan): \(planURL.path) does not exist"
+                + (available.isEmpty ? " (the run has no plans yet: run `corrsteer select` first)" : " (available: \(available.joined(separator: ", ")))"))
+        }
+        let steering = try SteeringPlan.load(from: planURL)
+        let hint = modelHint ?? (try? RunManifest.load(from: run))?.model.modelType ?? steering.model ?? "unknown"
+        let url = output.map { URL(fileURLWithPath: $0) }
+            ?? run.url.appendingPathComponent("export").appendingPathComponent("\(plan).\(format.rawValue)")
+        try ControlVectorExport.write(steering, format: format, modelHint: hint, to: url)
+        let layers = try ControlVectorExport.directions(for: steering).map { "direction.\($0.layer)" }
+        FileHandle.standardError.write(Data("exported plan \(plan) (\(steering.entries.count) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position\n".utf8))
+        print(url.path)
+    }
+}

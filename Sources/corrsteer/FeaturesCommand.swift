@@ -1,0 +1,40 @@
+import ArgumentParser
+import CorrSteer
+import Foundation
+
+/// `corrsteer features`: the selected feature of every layer, or one layer's candidates, from features.json.
+struct FeaturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "features",
+        abstract: "Show the selected feature of each layer, or one layer's ranked candidates (from features.json).",
+        discussion: "Examples: corrsteer features runs/mmlu; corrsteer features runs/mmlu --layer 20; corrsteer features runs/mmlu --json")
+
+    @Argument(help: "Run directory (or a features.json file).")
+    var path: String
+
+    @Option(help: "Show this layer's top positive and negative candidates.")
+    var layer: Int?
+
+    @Flag(help: "Print features.json (or the layer's entry) as JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        var url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            url = RunDirectory(url).features
+        }
+        let candidates = try FeatureCandidates.load(from: url)
+        if let layer, candidates.layer(layer) == nil {
+            let known = candidates.layers.map { String($0.layer) }.joined(separator: ", ")
+            throw RunError.invalidOption("--layer \(layer): \(url.path) has layers \(known)")
+        }
+        if json {
+            let encoder = RunFileCoding.encoder()
+            let data = try layer.flatMap { candidates.layer($0) }.map { try encoder.encode($0) } ?? encoder.encode(candidates)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(FeatureListing.render(candidates, layer: layer))
+        }
+    }
+}
