@@ -14,6 +14,9 @@ struct CorrSteerCommand: ParsableCommand {
             EvaluateCommand.self,
             MergeCommand.self,
             TasksCommand.self,
+            FeaturesCommand.self,
+            ReportCommand.self,
+            ExportCommand.self,
         ]
     )
 }
