@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import SparseAutoencoders
+
+/// `corrsteer sae-info`: what an SAE is (architecture, site, sizes, dtype, semantics).
+struct SAEInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sae-info",
+        abstract: "Describe an SAE: architecture, site, sizes, dtype and how codes are computed.",
+        discussion: """
+            For a folder with one SAE per layer, lists which SAE each layer resolves to; add --layer for details.
+            Example:
+              corrsteer sae-info --sae ~/gemma-scope-2b-pt-res --layer 20
+            """)
+
+    @OptionGroup var sae: SAEOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Flag(help: ArgumentHelp("Load every SAE found encoder-only, encode a few rows, and report resident memory.", visibility: .hidden))
+    var measureMemory = false
+
+    func run() throws {
+        let path = try sae.path()
+        if measureMemory {
+            let result = try SAEBenchmark.encoderMemory(path: path, layers: sae.layer.map { [$0] }, width: sae.width)
+            if json { return try printJSON(result) }
+            let gb = { (bytes: Int) in String(format: "%.2f GB", Double(bytes) / 1e9) }
+            print("\(result.saes) SAEs (layers \(result.layers.map(String.init).joined(separator: ","))): encoders \(gb(result.encoderBytes)), decoders in files \(gb(result.decoderBytes))")
+            for (label, memory) in [("before", result.before), ("after loading", result.afterLoad), ("after encoding", result.afterEncode)] {
+                print("RSS \(label): \(gb(memory.total)) (anonymous \(gb(memory.anonymous)), file-backed \(gb(memory.file)))")
+            }
+            print(String(format: "load %.2f s, encode %.2f s", result.loadSeconds, result.encodeSeconds))
+            return
+        }
+        let found = try SAESet.discover(path: path, layers: sae.layer.map { [$0] }, width: sae.width)
+        if found.count > 1 {
+            for (layer, reference) in found.sorted(by: { $0.key < $1.key }) {
+                print("layer \(layer): \(reference.format.rawValue) \(reference.url.path)\(reference.note.map { " (\($0))" } ?? "")")
+            }
+            return
+        }
+        let model = try sae.load(encoderOnly: true)
+        if json {
+            return try printJSON(Dictionary(uniqueKeysWithValues: model.summary.map { ($0.key, $0.value) }))
+        }
+        for field in model.summary { print("\(field.key): \(field.value)") }
+    }
+}
