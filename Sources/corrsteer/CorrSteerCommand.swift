@@ -17,6 +17,8 @@ struct CorrSteerCommand: ParsableCommand {
             FeaturesCommand.self,
             ReportCommand.self,
             ExportCommand.self,
+            SAEEncodeCommand.self,
+            SAEInfoCommand.self,
         ]
     )
 }
