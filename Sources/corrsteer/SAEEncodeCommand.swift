@@ -38,7 +38,7 @@ struct SAEEncodeCommand: ParsableCommand {
     func run() throws {
         if bench {
             let result = SAEBenchmark.encodeVersusGEMM(rows: benchRows)
-            if json { return try printJSON(result) }
+            if json { return try SAEOptions.printJSON(result) }
             print(String(format: "%d × %d encoder, %d rows, %d threads: GEMM %.1f GFLOP/s (%.2f ms); encode %.1f GFLOP/s (%.2f ms) = %.1f%% of GEMM; unaligned (npz-like) encoder %.1f GFLOP/s = %.1f%%",
                          result.dIn, result.dSAE, result.rows, result.threads, result.gemmGFLOPS, result.gemmSeconds * 1e3,
                          result.encodeGFLOPS, result.encodeSeconds * 1e3, 100 * result.ratio,
@@ -76,6 +76,14 @@ struct SAEOptions: ParsableArguments {
     func path() throws -> URL {
         guard let sae else { throw ValidationError("--sae is required") }
         return URL(fileURLWithPath: sae)
+    }
+
+    /// One JSON object on stdout, snake_case keys.
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     func load(encoderOnly: Bool) throws -> SparseAutoencoder {

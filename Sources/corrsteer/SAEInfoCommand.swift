@@ -25,7 +25,7 @@ struct SAEInfoCommand: ParsableCommand {
         let path = try sae.path()
         if measureMemory {
             let result = try SAEBenchmark.encoderMemory(path: path, layers: sae.layer.map { [$0] }, width: sae.width)
-            if json { return try printJSON(result) }
+            if json { return try SAEOptions.printJSON(result) }
             let gb = { (bytes: Int) in String(format: "%.2f GB", Double(bytes) / 1e9) }
             print("\(result.saes) SAEs (layers \(result.layers.map(String.init).joined(separator: ","))): encoders \(gb(result.encoderBytes)), decoders in files \(gb(result.decoderBytes))")
             for (label, memory) in [("before", result.before), ("after loading", result.afterLoad), ("after encoding", result.afterEncode)] {
@@ -43,7 +43,7 @@ struct SAEInfoCommand: ParsableCommand {
         }
         let model = try sae.load(encoderOnly: true)
         if json {
-            return try printJSON(Dictionary(uniqueKeysWithValues: model.summary.map { ($0.key, $0.value) }))
+            return try SAEOptions.printJSON(Dictionary(uniqueKeysWithValues: model.summary.map { ($0.key, $0.value) }))
         }
         for field in model.summary { print("\(field.key): \(field.value)") }
     }
