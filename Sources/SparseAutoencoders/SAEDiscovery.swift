@@ -25,8 +25,10 @@ public enum SAESet {
     /// Scope; the layer comes from each hook name). `width` picks a Gemma Scope width ("16k",
     /// the default when present). With `layers`, every listed layer must have an SAE.
     public static func discover(path: URL, layers: [Int]? = nil, width: String? = nil) throws -> [Int: SAEReference] {
-        let path = path.standardizedFileURL
-        guard FileManager.default.fileExists(atPath: path.path) else { throw SAEError.notFound(path: path.path) }
+        guard FileManager.default.fileExists(atPath: path.standardizedFileURL.path) else {
+            throw SAEError.notFound(path: path.standardizedFileURL.path)
+        }
+        let path = try hubSnapshot(path.standardizedFileURL) ?? path.standardizedFileURL
         var found: [Int: SAEReference]
         var available: [Int]
         if let single = try single(path, layers: layers) {
@@ -185,6 +187,24 @@ public enum SAESet {
         throw SAEError.ambiguous(
             path: widthFolder.path,
             reason: "several L0 variants (\(names)) and no canonical one known for this layer and width; point --sae at the one you want")
+    }
+
+    /// A Hugging Face cache folder (`models--google--gemma-scope-2b-pt-res`) stands for the snapshot
+    /// `refs/main` names, or its only snapshot.
+    private static func hubSnapshot(_ dir: URL) throws -> URL? {
+        let snapshots = dir.appendingPathComponent("snapshots")
+        guard dir.lastPathComponent.hasPrefix("models--"), isDirectory(snapshots) else { return nil }
+        let main = dir.appendingPathComponent("refs/main")
+        if let revision = try? String(contentsOf: main, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           isDirectory(snapshots.appendingPathComponent(revision)) {
+            return snapshots.appendingPathComponent(revision)
+        }
+        let all = subdirectories(snapshots)
+        guard all.count == 1 else {
+            throw SAEError.ambiguous(
+                path: dir.path, reason: "\(all.count) snapshots and no refs/main; point --sae at one of \(snapshots.path)/…")
+        }
+        return all[0]
     }
 
     private static func subdirectories(_ dir: URL) -> [URL] {

@@ -80,6 +80,23 @@ final class SAEDiscoveryTests: XCTestCase {
         XCTAssertEqual(requested[4]?.format, .gemmaScope)
     }
 
+    func testHuggingFaceCacheFolderResolvesThroughRefsMain() throws {
+        let scratch = try ScratchDirectory()
+        let repo = "models--google--gemma-scope-2b-pt-res"
+        try scratch.copy("gemma_scope_tree/layer_0", as: "\(repo)/snapshots/abc123/layer_0")
+        try scratch.copy("gemma_scope_tree/layer_1", as: "\(repo)/snapshots/old999/layer_1")
+        try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("\(repo)/refs"), withIntermediateDirectories: true)
+        try Data("abc123\n".utf8).write(to: scratch.url.appendingPathComponent("\(repo)/refs/main"))
+        let found = try SAESet.discover(path: scratch.url.appendingPathComponent(repo))
+        XCTAssertEqual(found.keys.sorted(), [0])
+        XCTAssertTrue(found[0]!.url.path.hasSuffix("snapshots/abc123/layer_0/width_16k/average_l0_105/params.npz"), found[0]!.url.path)
+        let sae = try SparseAutoencoder.load(found[0]!, encoderOnly: true)
+        XCTAssertEqual(sae.hookName, "blocks.0.hook_resid_post")
+        XCTAssertFalse(sae.semantics.contains("assumed"), "the repository name says res: \(sae.semantics)")
+        try FileManager.default.removeItem(at: scratch.url.appendingPathComponent("\(repo)/refs"))
+        assertThrows([repo, "2 snapshots and no refs/main"]) { _ = try SAESet.discover(path: scratch.url.appendingPathComponent(repo)) }
+    }
+
     func testTwoSAEsForOneLayerAreRejected() throws {
         let scratch = try ScratchDirectory()
         try scratch.copy("saelens/standard", as: "a")
