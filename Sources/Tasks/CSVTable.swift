@@ -108,7 +108,7 @@ private struct CSVScanner {
                         index += 1
                     }
                 }
-                guard let field = String(validating: fieldBytes, as: UTF8.self) else {
+                guard let field = String(bytes: fieldBytes, encoding: .utf8) else {
                     throw TaskError.invalidUTF8(path: path, line: fieldLine)
                 }
                 fields.append(field)

@@ -10,6 +10,8 @@ final class ReferenceSplitTests: XCTestCase {
         try fixture.get().object("tasks").object(key)
     }
 
+    /// The staged task with `--shuffle hf` and no train/validation limits, then `configure`.
+    /// Loads are cached by their options: several test classes read the same large files.
     static func load(_ task: String, condition: BBQCondition? = nil, configure: (inout TaskOptions) -> Void = { _ in }) throws -> LoadedTask {
         var options = TaskOptions()
         options.shuffle = .hf
@@ -17,8 +19,17 @@ final class ReferenceSplitTests: XCTestCase {
         options.trainLimit = nil
         options.validationLimit = nil
         configure(&options)
-        return try TaskCatalog.load(task: task, dataDirectory: TestSupport.sharedData, options: options)
+        let key = "\(task) \(String(describing: options))"
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let cached = cache[key] { return cached }
+        let loaded = try TaskCatalog.load(task: task, dataDirectory: TestSupport.sharedData, options: options)
+        cache[key] = loaded
+        return loaded
     }
+
+    private static var cache: [String: LoadedTask] = [:]
+    private static let cacheLock = NSLock()
 
     private func assertSplitsMatch(_ task: String, key: String? = nil, condition: BBQCondition? = nil,
                                    file: StaticString = #filePath, line: UInt = #line) throws {

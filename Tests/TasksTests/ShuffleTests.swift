@@ -75,6 +75,7 @@ final class ShuffleTests: XCTestCase {
         XCTAssertEqual(SplitPlan.onePoolSizes(450), SplitSizes(train: 121, validation: 14, test: 315), "XSTest")
         XCTAssertEqual(SplitPlan.onePoolSizes(4326), SplitSizes(train: 1167, validation: 130, test: 3029), "SimpleQA")
         XCTAssertEqual(SplitPlan.onePoolSizes(58492 / 2), SplitSizes(train: 7895, validation: 878, test: 20473), "BBQ per condition")
+        XCTAssertEqual(SplitPlan.onePoolSizes(58492), SplitSizes(train: 15792, validation: 1755, test: 40945), "BBQ unfiltered")
         XCTAssertEqual(SplitPlan.trainAndTestSizes(train: 7473, test: 1319), SplitSizes(train: 6725, validation: 748, test: 1319), "GSM8K")
         XCTAssertEqual(SplitPlan.trainAndTestSizes(train: 7847, test: 2135), SplitSizes(train: 7062, validation: 785, test: 2135), "MMLU-Pro")
     }
