@@ -163,8 +163,13 @@ public struct FeatureStatistics: Equatable, Sendable {
     public private(set) var minimumReward: Double = .infinity
     public private(set) var maximumReward: Double = -.infinity
 
+    /// Per-feature accumulators, one after another `stride` elements apart (see `stride`).
     private var sums: [Double]
     private var counts: [Int64]
+    /// Distance between consecutive accumulators: featureCount plus one cache line, so the arrays do not
+    /// start at the same offset modulo 4 KiB (loads and stores would alias in the store buffer and the
+    /// batch update would run about twice as slow).
+    private let stride: Int
     /// Success histograms [featureCount × bins] followed by failure histograms; empty when disabled.
     private var histograms: [Int64]
 
@@ -172,8 +177,9 @@ public struct FeatureStatistics: Equatable, Sendable {
         precondition(featureCount > 0, "featureCount must be positive")
         self.featureCount = featureCount
         self.options = options
-        sums = [Double](repeating: 0, count: Sum.allCases.count * featureCount)
-        counts = [Int64](repeating: 0, count: Count.allCases.count * featureCount)
+        stride = featureCount + 8
+        sums = [Double](repeating: 0, count: Sum.allCases.count * stride)
+        counts = [Int64](repeating: 0, count: Count.allCases.count * stride)
         let bins = options.mutualInformationBinning?.binCount ?? 0
         histograms = [Int64](repeating: 0, count: 2 * featureCount * bins)
     }
@@ -181,11 +187,11 @@ public struct FeatureStatistics: Equatable, Sendable {
     // MARK: Raw accumulators
 
     public func sum(_ kind: Sum) -> ArraySlice<Double> {
-        sums[kind.rawValue * featureCount ..< (kind.rawValue + 1) * featureCount]
+        sums[kind.rawValue * stride ..< kind.rawValue * stride + featureCount]
     }
 
     public func count(_ kind: Count) -> ArraySlice<Int64> {
-        counts[kind.rawValue * featureCount ..< (kind.rawValue + 1) * featureCount]
+        counts[kind.rawValue * stride ..< kind.rawValue * stride + featureCount]
     }
 
     /// Histogram counts [featureCount × bins], row-major, for successes (`success == true`) or failures;
@@ -205,7 +211,7 @@ public struct FeatureStatistics: Equatable, Sendable {
         for (index, reward) in rewards.enumerated() where !reward.isFinite {
             throw FeatureStatisticsError.invalidReward(index: index, value: reward)
         }
-        let d = featureCount
+        let d = featureCount, stride = self.stride
         let bins = options.mutualInformationBinning?.binCount ?? 0
         let edges = options.mutualInformationBinning?.edges ?? []
         sums.withUnsafeMutableBufferPointer { sumBuffer in
@@ -220,17 +226,17 @@ public struct FeatureStatistics: Equatable, Sendable {
                         for (row, y) in rewards.enumerated() {
                             let xc = correlationRows + row * d + start
                             let xk = coefficientRows + row * d + start
-                            Self.accumulateCorrelation(xc, y: y, sums: s + start, counts: c + start, stride: d, length: length)
+                            Self.accumulateCorrelation(xc, y: y, sums: s + start, counts: c + start, stride: stride, length: length)
                             if y > 0 {
                                 Self.accumulateClass(
-                                    xk, sum: s + Sum.xSuccess.rawValue * d + start, square: s + Sum.xxSuccess.rawValue * d + start,
-                                    activeSum: s + Sum.xSuccessActive.rawValue * d + start,
-                                    activeCount: c + Count.successActive.rawValue * d + start, length: length)
+                                    xk, sum: s + Sum.xSuccess.rawValue * stride + start, square: s + Sum.xxSuccess.rawValue * stride + start,
+                                    activeSum: s + Sum.xSuccessActive.rawValue * stride + start,
+                                    activeCount: c + Count.successActive.rawValue * stride + start, length: length)
                             } else if y == 0 {
                                 Self.accumulateClass(
-                                    xk, sum: s + Sum.xFailure.rawValue * d + start, square: s + Sum.xxFailure.rawValue * d + start,
-                                    activeSum: s + Sum.xFailureActive.rawValue * d + start,
-                                    activeCount: c + Count.failureActive.rawValue * d + start, length: length)
+                                    xk, sum: s + Sum.xFailure.rawValue * stride + start, square: s + Sum.xxFailure.rawValue * stride + start,
+                                    activeSum: s + Sum.xFailureActive.rawValue * stride + start,
+                                    activeCount: c + Count.failureActive.rawValue * stride + start, length: length)
                             }
                             if bins > 0, y >= 0 {
                                 let target = histogramBuffer.baseAddress! + (y > 0 ? 0 : d * bins) + start * bins
@@ -268,7 +274,7 @@ public struct FeatureStatistics: Equatable, Sendable {
     }
 
     /// Features per chunk: keeps the touched accumulator slices in L1 while a row streams through.
-    private static let chunk = 256
+    private static let chunk = 128
 
     /// Σx, Σx², Σy·x and active counts for one row's chunk; `sums`/`counts` point at the chunk start of
     /// the first accumulator, the others follow `stride` elements apart.
@@ -582,12 +588,12 @@ extension FeatureStatistics {
         for kind in Sum.allCases {
             try checkShape(kind.tensorName, [featureCount])
             let values = try file.doubles(kind.tensorName)
-            result.sums.replaceSubrange(kind.rawValue * featureCount ..< (kind.rawValue + 1) * featureCount, with: values)
+            result.sums.replaceSubrange(kind.rawValue * result.stride ..< kind.rawValue * result.stride + featureCount, with: values)
         }
         for kind in Count.allCases {
             try checkShape(kind.tensorName, [featureCount])
             let values = try file.int64s(kind.tensorName)
-            result.counts.replaceSubrange(kind.rawValue * featureCount ..< (kind.rawValue + 1) * featureCount, with: values)
+            result.counts.replaceSubrange(kind.rawValue * result.stride ..< kind.rawValue * result.stride + featureCount, with: values)
         }
         var doubles: [Double] = []
         for name in scalarDoubles {
