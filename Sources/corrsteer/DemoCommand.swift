@@ -1,0 +1,51 @@
+import ArgumentParser
+import CorrSteer
+import Foundation
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the whole method on the bundled tiny model, SAEs and task (about a minute).",
+        discussion: """
+            A tiny Gemma-2 model ships with corrsteer together with one SAE per layer and a task. One \
+            SAE feature was planted so that its decoder direction makes the model give the answer the \
+            task scores as correct; the demo collects, selects and evaluates (S, A, P) without knowing \
+            which, prints the results table and the selected features, and writes the report.
+            """)
+
+    @Option(help: "Run directory to write (a previous demo run there is replaced).")
+    var out: String = "runs/demo"
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    func run() throws {
+        let bundle = try DemoBundle.embedded()
+        let directory = RunDirectory(path: out)
+        if directory.exists {
+            let previous = try RunManifest.load(from: directory)
+            guard previous.configuration.task == "custom",
+                  previous.configuration.customTaskFile == bundle.configuration.customTaskFile else {
+                throw ValidationError("\(out) holds a run that is not a demo run; choose another --out")
+            }
+            try FileManager.default.removeItem(at: directory.url)
+        }
+        if !quiet { FileHandle.standardError.write(Data("corrsteer demo: \(bundle.manifest.description)\n".utf8)) }
+        let started = Date()
+        let context = try ModelContext.load(bundle.configuration.model)
+        var collect = CollectionRun(configuration: bundle.configuration, run: directory)
+        collect.quiet = quiet
+        try collect.execute(context: context)
+        let candidates = try SelectionRun(run: directory).execute()
+        var evaluate = EvaluationRun(run: directory, options: bundle.evaluationOptions)
+        evaluate.quiet = quiet
+        let results = try evaluate.execute(context: context)
+        try RunReport.write(try RunReport.load(runDirectory: directory), to: directory)
+
+        print("Results on the held-out test split:\n")
+        printResults(results)
+        print("\nSelected feature per layer (Pearson r with the reward over \(candidates.samples) training samples):\n")
+        print(FeatureListing.render(candidates, layer: nil))
+        print(String(format: "\nFinished in %.1f s. Report: %@", Date().timeIntervalSince(started), directory.reportHTML.path))
+    }
+}
