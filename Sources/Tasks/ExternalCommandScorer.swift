@@ -4,17 +4,24 @@ import Foundation
 /// `{"id", "prompt", "output", "gold"}`, and writes one per line on stdout, `{"id", "score"}`, with
 /// `score` a number (or boolean) in [0, 1]. Lines may come back in any order; blank lines are ignored.
 ///
-/// One process runs per `score` call, so call it with as many items as convenient (a Python scorer
-/// that loads a model pays that once per call). Nothing is kept between calls: a failure throws before
-/// any score is returned, and the same items can simply be scored again.
+/// By default one process runs per `score` call and sees end-of-input after the batch. With
+/// `persistent`, one process serves every call: each batch is followed by an empty line, and the
+/// command must answer every item of it (flushing its output) before reading on — a scorer that
+/// loads a model then loads it once. Either way a failed call throws before any score is returned and
+/// leaves nothing behind (a persistent process is killed and restarted by the next call), so the same
+/// items can simply be scored again.
 public struct ExternalCommandScorer: Scorer {
     public let command: String
     /// Seconds one call may take before the command is killed.
     public let timeout: Double
+    public let persistent: Bool
+    private let session: ShellSession?
 
-    public init(command: String, timeout: Double = 600) {
+    public init(command: String, timeout: Double = 600, persistent: Bool = false) {
         self.command = command
         self.timeout = timeout
+        self.persistent = persistent
+        session = persistent ? ShellSession(command: command) : nil
     }
 
     public func score(_ items: [ScoringItem]) throws -> [Double] {
@@ -26,9 +33,13 @@ public struct ExternalCommandScorer: Scorer {
             }
             position[item.id] = index
         }
+        let input = try Self.encode(items)
+        if let session {
+            return try scoreInSession(session, input: input, position: position, count: items.count)
+        }
         let result: ShellCommand.Result
         do {
-            result = try ShellCommand(command: command, timeout: timeout).run(input: try Self.encode(items))
+            result = try ShellCommand(command: command, timeout: timeout).run(input: input)
         } catch ShellCommand.Failure.timedOut {
             throw TaskError.scorerTimedOut(command: command, seconds: timeout)
         } catch ShellCommand.Failure.couldNotStart(let reason) {
@@ -42,7 +53,34 @@ public struct ExternalCommandScorer: Scorer {
         if result.exitStatus != 0 {
             throw TaskError.scorerFailed(command: command, reason: "exited with status \(result.exitStatus)\(Self.stderrTail(result.standardError))")
         }
-        return try scores(from: result.standardOutput, position: position, count: items.count)
+        var lines: [(number: Int, text: [UInt8])] = []
+        for (offset, line) in result.standardOutput.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            lines.append((offset + 1, Array(line)))
+        }
+        return try scores(from: lines, position: position, count: items.count)
+    }
+
+    private func scoreInSession(_ session: ShellSession, input: Data, position: [String: Int], count: Int) throws -> [Double] {
+        var batch = input
+        batch.append(UInt8(ascii: "\n"))
+        let lines: [(number: Int, text: [UInt8])]
+        do {
+            lines = try session.exchange(batch, expecting: count, timeout: timeout)
+        } catch ShellSession.Failure.timedOut {
+            throw TaskError.scorerTimedOut(command: command, seconds: timeout)
+        } catch ShellSession.Failure.couldNotStart(let reason) {
+            throw TaskError.scorerFailed(command: command, reason: "could not start /bin/sh: \(reason)")
+        } catch let ShellSession.Failure.exited(status, bySignal, standardError) {
+            let how = status.map { bySignal ? "killed by signal \($0)" : "exited with status \($0)" } ?? "closed its output"
+            throw TaskError.scorerFailed(command: command, reason: "\(how) before scoring all \(count) items\(Self.stderrTail(standardError))")
+        }
+        do {
+            return try scores(from: lines, position: position, count: count)
+        } catch {
+            // The process's answers no longer line up with our batches: start over next time.
+            session.reset()
+            throw error
+        }
     }
 
     private static func encode(_ items: [ScoringItem]) throws -> Data {
@@ -56,14 +94,12 @@ public struct ExternalCommandScorer: Scorer {
         return data
     }
 
-    private func scores(from output: Data, position: [String: Int], count: Int) throws -> [Double] {
+    private func scores(from lines: [(number: Int, text: [UInt8])], position: [String: Int], count: Int) throws -> [Double] {
         var scores = [Double?](repeating: nil, count: count)
-        var lineNumber = 0
-        for rawLine in output.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var line = rawLine
+        for (lineNumber, rawLine) in lines {
+            var line = rawLine[...]
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            guard let text = String(data: Data(line), encoding: .utf8) else {
+            guard let text = String(bytes: line, encoding: .utf8) else {
                 throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "not valid UTF-8")
             }
             if PythonText.strip(text).isEmpty { continue }

@@ -26,12 +26,16 @@ struct ShellCommand {
     let timeout: Double
 
     /// Writing to a scorer that exits without reading its input must fail with EPIPE, not kill us.
-    private static let ignoreBrokenPipe: Void = {
+    private static let brokenPipeIgnored: Void = {
         signal(SIGPIPE, SIG_IGN)
     }()
 
+    static func ignoreBrokenPipe() {
+        _ = brokenPipeIgnored
+    }
+
     func run(input: Data) throws -> Result {
-        _ = Self.ignoreBrokenPipe
+        Self.ignoreBrokenPipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
@@ -87,6 +91,12 @@ struct ShellCommand {
     private func kill(_ process: Process) {
         let pid = process.processIdentifier
         guard pid > 0 else { return }
+        Self.killGroup(pid)
+    }
+
+    /// SIGKILL to the process group led by `pid` (Foundation gives the child its own group on Linux)
+    /// and to `pid` itself.
+    static func killGroup(_ pid: Int32) {
         #if canImport(Glibc)
         _ = Glibc.kill(-pid, SIGKILL)
         _ = Glibc.kill(pid, SIGKILL)
@@ -96,7 +106,7 @@ struct ShellCommand {
         #endif
     }
 
-    private static func writeAll(_ data: Data, to descriptor: Int32) {
+    static func writeAll(_ data: Data, to descriptor: Int32) {
         data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             guard var pointer = buffer.baseAddress else { return }
             var remaining = buffer.count

@@ -77,7 +77,7 @@ public enum TaskCatalog {
         let scorer: any Scorer
         let scorerDescription: String
         if let command = options.scorerCommand {
-            scorer = ExternalCommandScorer(command: command, timeout: options.scorerTimeout)
+            scorer = ExternalCommandScorer(command: command, timeout: options.scorerTimeout, persistent: options.scorerPersistent)
             scorerDescription = "external: \(command)"
         } else {
             let rule = spec.rule(options)

@@ -164,6 +164,8 @@ public struct TaskOptions: Sendable {
     /// Score with an external command instead of the built-in scorer (see `ExternalCommandScorer`).
     public var scorerCommand: String?
     public var scorerTimeout: Double = 600
+    /// Keep one scorer process for all calls (it must answer each batch, ended by an empty line, and flush).
+    public var scorerPersistent = false
 
     public init() {}
 }

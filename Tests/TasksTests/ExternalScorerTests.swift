@@ -115,3 +115,83 @@ final class ExternalScorerTests: XCTestCase {
         XCTAssertEqual(try task.score(task.splits.test, outputs: ["yes", "no", "yes"]), [1, 0, 1])
     }
 }
+
+/// `persistent`: one scorer process answers batch after batch (each ended by an empty line).
+final class PersistentScorerTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try TestSupport.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func batch(_ ids: [String]) -> [ScoringItem] {
+        ids.map { ScoringItem(id: $0, prompt: "p", output: $0.hasPrefix("y") ? "yes" : "no", gold: "g") }
+    }
+
+    /// Answers each line at once; records every start in `starts`. `extra` runs before the loop.
+    private func lineScorer(extra: String = "") throws -> (command: String, starts: URL) {
+        let starts = directory.appendingPathComponent("starts")
+        let script = try TestSupport.script(#"""
+        echo start >> "\#(starts.path)"
+        \#(extra)
+        while IFS= read -r line; do
+          [ -z "$line" ] && continue
+          id=$(printf '%s\n' "$line" | sed -E 's/.*"id":"([^"]*)".*/\1/')
+          case "$line" in *'"output":"yes"'*) s=1 ;; *) s=0 ;; esac
+          case "$id" in die*) exit 7 ;; esac
+          printf '{"id":"%s","score":%s}\n' "$id" "$s"
+        done
+        """#, in: directory)
+        return (script.path, starts)
+    }
+
+    private func startCount(_ url: URL) throws -> Int {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").count
+    }
+
+    func testOneProcessServesEveryBatch() throws {
+        let (command, starts) = try lineScorer()
+        let scorer = ExternalCommandScorer(command: command, timeout: 30, persistent: true)
+        XCTAssertEqual(try scorer.score(batch(["y1", "n1", "y2"])), [1, 0, 1])
+        XCTAssertEqual(try scorer.score(batch(["n2"])), [0])
+        XCTAssertEqual(try scorer.score(batch(["y3", "y4"])), [1, 1])
+        XCTAssertEqual(try startCount(starts), 1)
+    }
+
+    func testAProcessThatDiesIsReportedAndRestarted() throws {
+        let (command, starts) = try lineScorer(extra: "echo 'cuda out of memory' >&2")
+        let scorer = ExternalCommandScorer(command: command, timeout: 30, persistent: true)
+        XCTAssertEqual(try scorer.score(batch(["y1"])), [1])
+        XCTAssertThrowsError(try scorer.score(batch(["y2", "die", "y3"]))) { error in
+            XCTAssertEqual(String(describing: error),
+                           "scorer command `\(command)` failed: exited with status 7 before scoring all 3 items; stderr: cuda out of memory")
+        }
+        XCTAssertEqual(try scorer.score(batch(["y2", "n3"])), [1, 0], "the next call starts a new process")
+        XCTAssertEqual(try startCount(starts), 2)
+    }
+
+    func testASilentProcessTimesOutAndIsReplaced() throws {
+        let starts = directory.appendingPathComponent("starts")
+        let silent = try TestSupport.script(#"echo start >> "\#(starts.path)"; cat > /dev/null"#, in: directory)
+        let scorer = ExternalCommandScorer(command: silent.path, timeout: 1, persistent: true)
+        XCTAssertThrowsError(try scorer.score(batch(["y1"]))) { error in
+            XCTAssertEqual(error as? TaskError, .scorerTimedOut(command: silent.path, seconds: 1))
+        }
+        XCTAssertThrowsError(try scorer.score(batch(["y1"])))
+        XCTAssertEqual(try startCount(starts), 2)
+    }
+
+    func testAMalformedAnswerResetsTheProcess() throws {
+        let (command, starts) = try lineScorer(extra: #"read -r first; echo "not json""#)
+        let scorer = ExternalCommandScorer(command: command, timeout: 30, persistent: true)
+        XCTAssertThrowsError(try scorer.score(batch(["y1"]))) { error in
+            XCTAssertEqual(String(describing: error), "scorer command `\(command)`: output line 1: not JSON: not json")
+        }
+        XCTAssertThrowsError(try scorer.score(batch(["y1"])), "restarted, and the new process misbehaves the same way")
+        XCTAssertEqual(try startCount(starts), 2)
+    }
+}
