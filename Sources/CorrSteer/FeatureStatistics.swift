@@ -266,6 +266,7 @@ public struct FeatureStatistics: Equatable, Sendable {
                 "\(rewards.count) rewards × \(featureCount) features need \(expected) values per view, got "
                     + "\(correlationRows.count) (correlation) and \(coefficientRows.count) (coefficient)")
         }
+        guard !rewards.isEmpty else { return }
         try correlationRows.withUnsafeBufferPointer { xc in
             try coefficientRows.withUnsafeBufferPointer { xk in
                 try add(correlationRows: xc.baseAddress!, coefficientRows: xk.baseAddress!, rewards: rewards)

@@ -176,6 +176,8 @@ final class FeatureStatisticsTests: XCTestCase {
         let rewardError = thrownError { try statistics.add(correlationRows: [1, 2, 3], coefficientRows: [1, 2, 3], rewards: [.nan]) }
         XCTAssertEqual((rewardError as? FeatureStatisticsError)?.description.contains("reward 0 is nan"), true)
         XCTAssertEqual(statistics.sampleCount, 0, "a rejected batch must not be half-added")
+        try statistics.add(correlationRows: [], coefficientRows: [], rewards: [])
+        XCTAssertEqual(statistics, FeatureStatistics(featureCount: 3), "an empty batch changes nothing")
 
         let other = FeatureStatistics(featureCount: 3, options: .init(mutualInformationBinning: .sorted))
         XCTAssertNotNil(thrownError { try statistics.merge(other) } as? FeatureStatisticsError)
