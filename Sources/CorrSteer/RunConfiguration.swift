@@ -66,6 +66,8 @@ public struct CollectionConfiguration: Codable, Sendable, Equatable {
     public var reverseRewards: Bool = false
     public var lenientNumbers: Bool = false
     public var scorerCommand: String?
+    public var scorerTimeout: Double = 600
+    public var scorerPersistent = false
     public var shard: ShardSpec?
 
     public init(model: String, sae: String?, task: String) {
@@ -87,5 +89,7 @@ public struct CollectionConfiguration: Codable, Sendable, Equatable {
         case reverseRewards = "reverse_rewards"
         case lenientNumbers = "lenient_numbers"
         case scorerCommand = "scorer_command"
+        case scorerTimeout = "scorer_timeout"
+        case scorerPersistent = "scorer_persistent"
     }
 }

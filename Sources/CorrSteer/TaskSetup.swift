@@ -34,7 +34,16 @@ public enum TaskSetup {
         }
         options.lenientNumbers = configuration.lenientNumbers
         options.scorerCommand = configuration.scorerCommand
+        options.scorerTimeout = configuration.scorerTimeout
+        options.scorerPersistent = configuration.scorerPersistent
         let data = URL(fileURLWithPath: configuration.data ?? ".")
-        return try TaskCatalog.load(task: configuration.task, dataDirectory: data, options: options)
+        let task = try TaskCatalog.load(task: configuration.task, dataDirectory: data, options: options)
+        guard configuration.paperCompat, configuration.seed != 42 else { return task }
+        // The reference builds test splits with seed 42 whatever the run's seed (method §11 bug 9).
+        options.seed = 42
+        let seed42 = try TaskCatalog.load(task: configuration.task, dataDirectory: data, options: options)
+        var adjusted = task
+        adjusted.splits.test = seed42.splits.test
+        return adjusted
     }
 }

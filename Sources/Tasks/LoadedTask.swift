@@ -4,7 +4,7 @@ import Foundation
 public struct LoadedTask: Sendable {
     public let descriptor: TaskDescriptor
     /// Shuffled, split and limited.
-    public let splits: TaskSplits
+    public var splits: TaskSplits
     /// Split sizes before the limits.
     public let fullSizes: SplitSizes
     /// The few-shot examples prefixed to every `prompt` (last k rows of the unlimited training split).

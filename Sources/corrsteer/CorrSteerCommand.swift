@@ -8,17 +8,20 @@ struct CorrSteerCommand: ParsableCommand {
         discussion: "CorrSteer (arXiv 2508.12535) on the CPU, from the model, SAE and data files you already have.",
         subcommands: [
             // One line per subcommand; each lives in its own file.
+            DemoCommand.self,
             RunCommand.self,
             CollectCommand.self,
             SelectCommand.self,
             EvaluateCommand.self,
             MergeCommand.self,
             TasksCommand.self,
+            BenchCommand.self,
             FeaturesCommand.self,
             ReportCommand.self,
             ExportCommand.self,
             SAEEncodeCommand.self,
             SAEInfoCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }

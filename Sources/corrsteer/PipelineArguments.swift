@@ -22,8 +22,8 @@ struct CollectionArguments: ParsableArguments {
     @Option(help: "Folder with the datasets in the layout of `corrsteer tasks` (default: current folder).")
     var data: String?
 
-    @Option(name: .customLong("custom-task"), help: "JSONL file of a custom task (with --task custom).")
-    var customTask: String?
+    @Option(name: .customLong("task-file"), help: "JSONL file of a custom task (with --task custom; format in docs/tasks.md).")
+    var taskFile: String?
 
     @Option(name: .customLong("custom-kind"), help: "Answer kind of a custom task: choice, exact, numeric, contains, refusal, external.")
     var customKind: String?
@@ -79,13 +79,19 @@ struct CollectionArguments: ParsableArguments {
     @Option(name: .customLong("scorer-command"), help: "External scorer: JSONL {id, prompt, output, gold} on stdin → {id, score} on stdout.")
     var scorerCommand: String?
 
+    @Option(name: .customLong("scorer-timeout"), help: "Seconds the external scorer may take per batch.")
+    var scorerTimeout: Double = 600
+
+    @Flag(name: .customLong("scorer-persistent"), help: "Keep one external scorer process for the whole run (JSONL in, one answer line per item).")
+    var scorerPersistent = false
+
     func configuration() throws -> CollectionConfiguration {
         guard raw || sae != nil else {
             throw ValidationError("pass --sae PATH, or --raw to use residual dimensions")
         }
         var c = CollectionConfiguration(model: model, sae: raw ? nil : sae, task: task)
         c.data = data
-        c.customTaskFile = customTask
+        c.customTaskFile = taskFile
         c.customTaskKind = customKind
         c.samples = samples
         c.layers = try layers.map(parseLayers)
@@ -104,6 +110,8 @@ struct CollectionArguments: ParsableArguments {
         c.reverseRewards = reverse
         c.lenientNumbers = lenientNumbers
         c.scorerCommand = scorerCommand
+        c.scorerTimeout = scorerTimeout
+        c.scorerPersistent = scorerPersistent
         return c
     }
 }
