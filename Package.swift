@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer"]),
-        .testTarget(name: "CLITests", dependencies: ["corrsteer"]),
+        .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer"]),
     ],
     swiftLanguageModes: [.v5]
 )
