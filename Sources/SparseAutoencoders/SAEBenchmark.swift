@@ -148,7 +148,7 @@ public enum ProcessMemory {
         }
         func field(_ name: String) -> Int {
             for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
-                let digits = line.dropFirst(name.count + 1).split(separator: " ").first.flatMap { Int($0) } ?? 0
+                let digits = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
                 return digits * 1024
             }
             return 0

@@ -1,10 +1,16 @@
 import CZlib
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Pulls the uncompressed bytes of one DEFLATE-compressed ZIP member out in order, checking the
 /// member's CRC-32 and size once the end is reached. The compressed bytes are read in place
 /// (from the mapped file), so nothing but the caller's output buffers is allocated.
 final class InflateStream {
     private let stream: UnsafeMutablePointer<z_stream>
+    private let inputStart: UnsafeRawPointer
     private var input: UnsafeRawPointer
     private var inputLeft: Int
     private let entry: ZipEntry
@@ -19,7 +25,8 @@ final class InflateStream {
     init(entry: ZipEntry, file: MappedFile) throws {
         self.entry = entry
         self.path = file.path
-        input = UnsafeRawPointer(file.bytes + entry.dataOffset)
+        inputStart = UnsafeRawPointer(file.bytes + entry.dataOffset)
+        input = inputStart
         inputLeft = entry.compressedSize
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -34,6 +41,18 @@ final class InflateStream {
     deinit {
         inflateEnd(stream)
         stream.deallocate()
+        releaseInputPages()
+    }
+
+    /// The compressed bytes were only needed once: drop their mapped pages from the resident set
+    /// (the mapping is read-only and file-backed, so a later read simply faults them in again).
+    private func releaseInputPages() {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: inputStart)
+        let first = (start + page - 1) / page * page
+        let last = (start + entry.compressedSize) / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, Int32(MADV_DONTNEED))
     }
 
     /// Fills exactly `count` bytes at `destination` (or discards them when it is nil).
