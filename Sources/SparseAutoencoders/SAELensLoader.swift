@@ -38,7 +38,7 @@ enum SAELensLoader {
             guard dSAE > 0 else { throw file.invalid("d_sae", "must be positive, got \(dSAE)") }
             dtype = try file.string("dtype") ?? "float32"
             hookName = try metadata?.string("hook_name") ?? file.string("hook_name") ?? (isPre6 ? file.string("hook_point") : nil)
-            hookLayer = try file.int("hook_layer")
+            hookLayer = try file.int("hook_layer") ?? file.int("hook_point_layer")
             neuronpediaID = try metadata?.string("neuronpedia_id") ?? file.string("neuronpedia_id")
 
             let activation = try file.string("activation_fn") ?? (isPre6 ? file.string("activation_fn_str") : nil)

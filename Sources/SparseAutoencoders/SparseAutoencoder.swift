@@ -54,14 +54,15 @@ public final class SparseAutoencoder: @unchecked Sendable {
 
     /// Loads the SAE at `path`: a Gemma Scope `params.npz`, a SAELens folder, a Llama Scope folder,
     /// or a folder holding one SAE per layer (then `layer` chooses; see `SAESet.discover`).
-    /// `layer` must agree with the SAE's own layer when the files name one.
+    /// `layer` must agree with the SAE's own layer when the files name one; `width` picks a Gemma
+    /// Scope width folder.
     public static func load(
-        path: URL, layer: Int? = nil, encoderOnly: Bool = false, options: SAELoadOptions = SAELoadOptions()
+        path: URL, layer: Int? = nil, width: String? = nil, encoderOnly: Bool = false, options: SAELoadOptions = SAELoadOptions()
     ) throws -> SparseAutoencoder {
-        let found = try SAESet.discover(path: path, layers: layer.map { [$0] })
+        let found = try SAESet.discover(path: path, layers: layer.map { [$0] }, width: width)
         guard found.count == 1, let reference = found.values.first else {
             let layers = found.keys.sorted().map(String.init).joined(separator: ", ")
-            throw SAEError.ambiguous(path: path.path, reason: "holds SAEs for layers \(layers); choose one layer")
+            throw SAEError.ambiguous(path: path.path, reason: "holds SAEs for layers \(layers); choose one with --layer")
         }
         return try load(reference, encoderOnly: encoderOnly, options: options)
     }

@@ -87,10 +87,6 @@ struct SAEOptions: ParsableArguments {
     }
 
     func load(encoderOnly: Bool) throws -> SparseAutoencoder {
-        let found = try SAESet.discover(path: path(), layers: layer.map { [$0] }, width: width)
-        guard found.count == 1, let reference = found.values.first else {
-            throw ValidationError("\(sae ?? ""): holds SAEs for layers \(found.keys.sorted().map(String.init).joined(separator: ", ")); choose one with --layer")
-        }
-        return try SparseAutoencoder.load(reference, encoderOnly: encoderOnly, options: options)
+        try SparseAutoencoder.load(path: path(), layer: layer, width: width, encoderOnly: encoderOnly, options: options)
     }
 }

@@ -51,7 +51,7 @@ final class SAEDiscoveryTests: XCTestCase {
         XCTAssertTrue(found.values.allSatisfy { $0.format == .saeLens })
         let sae = try SparseAutoencoder.load(path: SAEFixtures.url("saelens"), layer: 4, encoderOnly: true)
         XCTAssertEqual(sae.architecture, .topK(k: 5, rescalesByDecoderNorm: true))
-        assertThrows(["saelens", "holds SAEs for layers 1, 2", "choose one layer"]) {
+        assertThrows(["saelens", "holds SAEs for layers 1, 2", "choose one with --layer"]) {
             _ = try SparseAutoencoder.load(path: SAEFixtures.url("saelens"))
         }
     }
