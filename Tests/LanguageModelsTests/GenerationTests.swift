@@ -148,11 +148,11 @@ final class GenerationTests: XCTestCase {
         let generator = Generator(model: model)
         let cases: [(GenerationRequest, String)] = [
             (GenerationRequest(prompts: [[2, 3], []], maxNewTokens: 1), "sequence 1 is empty"),
-            (GenerationRequest(prompts: [[2, 512]], maxNewTokens: 1), "token id 512 is outside the vocabulary"),
+            (GenerationRequest(prompts: [[2, 1024]], maxNewTokens: 1), "token id 1024 is outside the vocabulary"),
             (GenerationRequest(prompts: [[2, -1]], maxNewTokens: 1), "token id -1"),
             (GenerationRequest(prompts: [[2]], maxNewTokens: -1), "max new tokens"),
             (GenerationRequest(prompts: [[2]], maxNewTokens: 1, allowedTokenIDs: []), "allowed token list is empty"),
-            (GenerationRequest(prompts: [[2]], maxNewTokens: 1, allowedTokenIDs: [600]), "allowed token id 600"),
+            (GenerationRequest(prompts: [[2]], maxNewTokens: 1, allowedTokenIDs: [1100]), "allowed token id 1100"),
             (GenerationRequest(prompts: [[2]], maxNewTokens: 1, sampling: .random(temperature: -1, topK: nil, topP: nil, seed: 0)), "temperature"),
             (GenerationRequest(prompts: [[2]], maxNewTokens: 1, sampling: .random(temperature: 1, topK: 0, topP: nil, seed: 0)), "top-k"),
             (GenerationRequest(prompts: [[2]], maxNewTokens: 1, sampling: .random(temperature: 1, topK: nil, topP: 1.5, seed: 0)), "top-p"),
