@@ -22,6 +22,8 @@ struct CorrSteerCommand: ParsableCommand {
             SAEEncodeCommand.self,
             SAEInfoCommand.self,
             TokenizeCommand.self,
+            ForwardCommand.self,
+            GenerateCommand.self,
         ]
     )
 }
