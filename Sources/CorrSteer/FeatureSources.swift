@@ -52,7 +52,7 @@ public enum FeatureSources {
             guard let reference = references[layer] else {
                 throw RunError.invalidOption("\(saePath): no SAE for layer \(layer)")
             }
-            let sae = try SparseAutoencoder.load(reference, encoderOnly: true)
+            let sae = try SparseAutoencoder.load(reference, encoderOnly: true, options: loadOptions(configuration))
             try sae.validate(modelHiddenSize: hidden, layerCount: layerCount)
             let hookSite = try site(for: layer, trainedOn: sae.hookName)
             sources.append(FeatureSource(layer: layer, site: hookSite, width: sae.dSAE) { rows, count, out in
@@ -62,5 +62,12 @@ public enum FeatureSources {
             if let id = sae.neuronpediaID { neuronpedia[layer] = id }
         }
         return Resolved(sources: sources, saePaths: paths, neuronpediaIDs: neuronpedia)
+    }
+
+    /// `--paper-compat` reads Llama Scope thresholds as SAELens 5.5.2 (the reference's pin) did.
+    static func loadOptions(_ configuration: CollectionConfiguration) -> SAELoadOptions {
+        var options = SAELoadOptions()
+        options.llamaScopeUsesSAELens5Threshold = configuration.paperCompat
+        return options
     }
 }

@@ -69,7 +69,7 @@ struct DecoderRowSource {
                     return row
                 }
             }
-            return try cache.sae(path: path, layer: layer).decoderRows(features)
+            return try cache.sae(path: path, layer: layer, options: FeatureSources.loadOptions(manifest.configuration)).decoderRows(features)
         }
     }
 
@@ -78,7 +78,7 @@ struct DecoderRowSource {
             guard let path = manifest.layers.first(where: { $0.layer == layer })?.sae else {
                 return [Float](repeating: 0, count: manifest.model.hiddenSize)
             }
-            return try cache.sae(path: path, layer: layer).decoderBias
+            return try cache.sae(path: path, layer: layer, options: FeatureSources.loadOptions(manifest.configuration)).decoderBias
         }
     }
 }
@@ -87,9 +87,9 @@ struct DecoderRowSource {
 final class SAECache {
     private var loaded: [String: SparseAutoencoder] = [:]
 
-    func sae(path: String, layer: Int) throws -> SparseAutoencoder {
+    func sae(path: String, layer: Int, options: SAELoadOptions) throws -> SparseAutoencoder {
         if let sae = loaded[path] { return sae }
-        let sae = try SparseAutoencoder.load(path: URL(fileURLWithPath: path), layer: layer)
+        let sae = try SparseAutoencoder.load(path: URL(fileURLWithPath: path), layer: layer, options: options)
         loaded[path] = sae
         return sae
     }
