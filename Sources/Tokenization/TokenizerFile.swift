@@ -38,7 +38,8 @@ struct TokenizerFile {
         var modelTable = ByteStringTable(minimumCapacity: vocabulary.count)
         var maxID = -1
         for (token, id) in vocabulary {
-            modelTable.insert(Array(token.utf8), value: Int32(id))
+            var token = token
+            token.withUTF8 { modelTable.insert($0.baseAddress ?? emptyBytePointer, count: $0.count, value: Int32(id)) }
             maxID = max(maxID, id)
         }
         let merges = try parseMerges(modelNode["merges"], vocabulary: modelTable, prefixLength: prefix?.utf8.count ?? 0)
@@ -114,40 +115,51 @@ struct TokenizerFile {
         var table = MergeTable(minimumCapacity: list.count)
         var rank: Int32 = 0
         var merged: [UInt8] = []
+        func lookup(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> (Int32, Int32, Int32) {
+            let leftID = vocabulary.value(left.baseAddress ?? emptyBytePointer, count: left.count)
+            let rightID = vocabulary.value(right.baseAddress ?? emptyBytePointer, count: right.count)
+            merged.removeAll(keepingCapacity: true)
+            merged.append(contentsOf: left)
+            merged.append(contentsOf: right.dropFirst(min(prefixLength, right.count)))
+            return (leftID, rightID, vocabulary.value(merged))
+        }
         for (index, entry) in list.enumerated() {
-            let left: Substring.UTF8View
-            let right: Substring.UTF8View
-            if case let .string(line) = entry {
+            var left: String
+            var right: String
+            var ids: (Int32, Int32, Int32)
+            if case var .string(line) = entry {
                 if line.hasPrefix("#version") { continue }
-                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == 2 else {
+                // Exactly one space separates the two tokens (the reference splits on ' ').
+                let split: (Int32, Int32, Int32)? = line.withUTF8 { bytes in
+                    guard let space = bytes.firstIndex(of: 0x20), bytes[(space + 1)...].firstIndex(of: 0x20) == nil else {
+                        return nil
+                    }
+                    return lookup(UnsafeBufferPointer(rebasing: bytes[..<space]), UnsafeBufferPointer(rebasing: bytes[(space + 1)...]))
+                }
+                guard let found = split else {
                     throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(index)]",
                                                       reason: "should be two tokens separated by one space, not \(line.debugDescription)")
                 }
-                left = parts[0].utf8
-                right = parts[1].utf8
+                ids = found
+                let parts = ids.0 < 0 || ids.1 < 0 ? line.split(separator: " ", omittingEmptySubsequences: false) : []
+                left = parts.first.map(String.init) ?? ""
+                right = parts.last.map(String.init) ?? ""
             } else if case let .array(pair) = entry, pair.count == 2, case let .string(a) = pair[0], case let .string(b) = pair[1] {
-                left = Substring(a).utf8
-                right = Substring(b).utf8
+                left = a
+                right = b
+                ids = left.withUTF8 { leftBytes in right.withUTF8 { lookup(leftBytes, $0) } }
             } else {
                 throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(index)]",
                                                   reason: "should be \"a b\" or [\"a\", \"b\"]")
             }
-            let leftID = vocabulary.value(Array(left))
-            let rightID = vocabulary.value(Array(right))
-            if leftID < 0 || rightID < 0 {
-                let missing = leftID < 0 ? String(decoding: left, as: UTF8.self) : String(decoding: right, as: UTF8.self)
-                throw TokenizerError.mergeNotInVocabulary(path: node.file, index: index, token: missing)
+            if ids.0 < 0 || ids.1 < 0 {
+                throw TokenizerError.mergeNotInVocabulary(path: node.file, index: index, token: ids.0 < 0 ? left : right)
             }
-            merged.removeAll(keepingCapacity: true)
-            merged.append(contentsOf: left)
-            merged.append(contentsOf: right.dropFirst(min(prefixLength, right.count)))
-            let mergedID = vocabulary.value(merged)
-            if mergedID < 0 {
+            if ids.2 < 0 {
                 throw TokenizerError.mergeNotInVocabulary(path: node.file, index: index,
                                                           token: String(decoding: merged, as: UTF8.self))
             }
-            table.insert(left: leftID, right: rightID, rank: rank, merged: mergedID)
+            table.insert(left: ids.0, right: ids.1, rank: rank, merged: ids.2)
             rank += 1
         }
         return table
