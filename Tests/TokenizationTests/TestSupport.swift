@@ -28,7 +28,10 @@ enum LoadedTokenizers {
         switch name {
         case "llama-3.1": return llama31
         case "llama-2-spm-standin": return standIn
-        default: return gemmaLike
+        case "gemma-2-like": return gemmaLike
+        default:
+            let variant = name.replacingOccurrences(of: "variant-", with: "")
+            return Result { try Tokenizer(directory: TestPaths.fixtures.appendingPathComponent("variants/\(variant)")) }
         }
     }
 }
