@@ -139,7 +139,12 @@ T2I void gemv_tile(const int kind, const int rows, const int NW, const float *x,
     size_t k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 wv[4];
-        for (int j = 0; j < NW; j++) wv[j] = load_weight8(kind, (const char *)wrow + (size_t)j * ldw * esize, k, 8);
+        for (int j = 0; j < NW; j++) {
+            const char *row = (const char *)wrow + (size_t)j * ldw * esize;
+            /* The same spot of the next tile: short rows read NW at a time defeat hardware prefetch. */
+            _mm_prefetch(row + ((size_t)NW * ldw + k) * esize, _MM_HINT_T0);
+            wv[j] = load_weight8(kind, row, k, 8);
+        }
         for (int i = 0; i < rows; i++) {
             __m256 xv = _mm256_loadu_ps(x + (size_t)i * ldx + k);
             for (int j = 0; j < NW; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);

@@ -131,13 +131,66 @@ T512I void pack_panel(const int kind, const void *w, size_t ldw, size_t nrows, s
 
 /* ---------- GEMM micro-kernel: rows x 32 block of y (+)= a[rows, kc] . panel[kc, 32] ---------- */
 
-T512I void micro_f32(const int rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc,
-                     float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
+/*
+ * The output tile was last written a whole k block ago (megabytes of other tiles since): start
+ * fetching it now so the loads at the end of the k loop find it in L1.
+ */
+static inline void prefetch_tile(const float *c, size_t ldc, int rows) {
+    for (int i = 0; i < rows; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 16), _MM_HINT_T0);
+    }
+}
+
+/*
+ * Weight panels come from memory (the weights far exceed the caches). Packing one panel would stall
+ * on 256 cold lines, and prefetching them in one burst stalls on the fill buffers; instead the next
+ * panel's lines are prefetched a few at a time, between the micro-kernel calls on the current one.
+ */
+typedef struct {
+    const char *base;  /* first byte of the next panel's first row in this k block */
+    size_t row_bytes;  /* stride between weight rows */
+    size_t lines_per_row, lines, issued, calls;
+} panel_prefetch;
+
+static inline panel_prefetch next_panel(const void *w, size_t ldw, size_t esize, size_t nb, size_t n1, size_t kb,
+                                        size_t kc, size_t M) {
+    panel_prefetch p;
+    size_t next = nb + NR < n1 ? (n1 - (nb + NR) < NR ? n1 - (nb + NR) : NR) : 0;
+    p.base = (const char *)w + ((nb + NR) * ldw + kb) * esize;
+    p.row_bytes = ldw * esize;
+    p.lines_per_row = (kc * esize + 63) / 64;
+    p.lines = next * p.lines_per_row;
+    p.issued = 0;
+    p.calls = (M + MR - 1) / MR;
+    return p;
+}
+
+/* Issues the share of prefetches due before micro-kernel call number `call` (0-based) returns. */
+static inline void prefetch_share(panel_prefetch *p, size_t call) {
+    size_t until = p->lines * (call + 1) / p->calls;
+    for (; p->issued < until; p->issued++) {
+        size_t j = p->issued / p->lines_per_row, l = p->issued % p->lines_per_row;
+        _mm_prefetch(p->base + j * p->row_bytes + l * 64, _MM_HINT_T1);
+    }
+}
+
+/*
+ * `ahead` > 0 (floats) prefetches that far to the right in each panel row as k advances: for panels
+ * read in place from a [K, N] matrix in memory, whose rows hardware prefetchers cannot follow.
+ */
+T512I void micro_f32(const int rows, const int ahead, const float *a, size_t lda, const float *p, size_t ldp,
+                     size_t kc, float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
     __m512 acc0[MR], acc1[MR];
     for (int i = 0; i < rows; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+    if (accumulate) prefetch_tile(c, ldc, rows);
     for (size_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(p + k * ldp);
         __m512 b1 = _mm512_loadu_ps(p + k * ldp + 16);
+        if (ahead) {
+            _mm_prefetch((const char *)(p + k * ldp + ahead), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p + k * ldp + ahead + 16), _MM_HINT_T0);
+        }
         for (int i = 0; i < rows; i++) {
             __m512 av = _mm512_set1_ps(a[(size_t)i * lda + k]);
             acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
@@ -159,7 +212,18 @@ T512I void micro_f32(const int rows, const float *a, size_t lda, const float *p,
 T512 static void micro_f32_rows(size_t rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc,
                                 float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
     switch (rows) {
-#define CASE(r) case r: micro_f32(r, a, lda, p, ldp, kc, c, ldc, m0, m1, accumulate); break;
+#define CASE(r) case r: micro_f32(r, 0, a, lda, p, ldp, kc, c, ldc, m0, m1, accumulate); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+#undef CASE
+    default: break;
+    }
+}
+
+/* The same for panels read in place, prefetching two panels ahead. */
+T512 static void micro_f32_rows_streaming(size_t rows, const float *a, size_t lda, const float *p, size_t ldp,
+                                          size_t kc, float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
+    switch (rows) {
+#define CASE(r) case r: micro_f32(r, 2 * NR, a, lda, p, ldp, kc, c, ldc, m0, m1, accumulate); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
 #undef CASE
     default: break;
@@ -182,8 +246,10 @@ T512I void gemm_packed(const int kind, const float *x, size_t ldx, const void *w
             size_t ncols = n1 - nb < NR ? n1 - nb : NR;
             __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
             pack_panel(kind, (const char *)w + nb * ldw * esize, ldw, ncols, kb, kc, panel);
+            panel_prefetch ahead = next_panel(w, ldw, esize, nb, n1, kb, kc, M);
             for (size_t mb = 0; mb < M; mb += MR) {
                 size_t rows = M - mb < MR ? M - mb : MR;
+                prefetch_share(&ahead, mb / MR);
                 micro_f32_rows(rows, x + mb * ldx + kb, ldx, panel, NR, kc, y + mb * ldy + nb, ldy, m0, m1, kb > 0);
             }
         }
@@ -204,6 +270,8 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
         __m512 wv[8];
         for (int j = 0; j < NW; j++) {
             const char *row = (const char *)wrow + (size_t)j * ldw * esize;
+            /* Rows are short (a few KB) and read NW at a time: prefetch the same spot of the next tile. */
+            _mm_prefetch(row + ((size_t)NW * ldw + k) * esize, _MM_HINT_T0);
             switch (kind) {
             case W_F32: wv[j] = _mm512_loadu_ps((const float *)row + k); break;
             case W_BF16: wv[j] = load_bf16x16((const uint16_t *)row + k); break;
@@ -263,10 +331,14 @@ T512 void ck_avx512_linear_f16w(CK_LINEAR_ARGS_F(uint16_t)) { linear_any(W_F16, 
 T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
     if (K == 0) { zero_columns(c, ldc, M, n0, n1); return; }
     float panel[KC * NR] __attribute__((aligned(64)));
-    /* Small M: read b in place, k block outermost so the rows touched stay few (TLB, prefetch). */
+    /*
+     * Small M (SAE encoding of a batch's generation rows): bandwidth-bound on b. Read it in place, in
+     * k blocks of 64 rows swept left to right, prefetching each row two panels ahead.
+     */
     if (M <= MR) {
-        for (size_t kb = 0; kb < K; kb += KC) {
-            size_t kc = K - kb < KC ? K - kb : KC;
+        const size_t kstream = 64;
+        for (size_t kb = 0; kb < K; kb += kstream) {
+            size_t kc = K - kb < kstream ? K - kb : kstream;
             for (size_t nb = n0; nb < n1; nb += NR) {
                 size_t ncols = n1 - nb < NR ? n1 - nb : NR;
                 __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
@@ -279,7 +351,7 @@ T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
                     }
                     micro_f32_rows(M, a + kb, lda, panel, NR, kc, c + nb, ldc, m0, m1, kb > 0);
                 } else {
-                    micro_f32_rows(M, a + kb, lda, p, ldb, kc, c + nb, ldc, m0, m1, kb > 0);
+                    micro_f32_rows_streaming(M, a + kb, lda, p, ldb, kc, c + nb, ldc, m0, m1, kb > 0);
                 }
             }
         }
@@ -291,7 +363,12 @@ T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
             size_t ncols = n1 - nb < NR ? n1 - nb : NR;
             __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
             const float *p = b + kb * ldb + nb;
+            int more = nb + 2 * NR < n1;
             for (size_t k = 0; k < kc; k++) {
+                if (more) {
+                    _mm_prefetch((const char *)(p + k * ldb + 2 * NR), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(p + k * ldb + 3 * NR - 16), _MM_HINT_T0);
+                }
                 _mm512_store_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, p + k * ldb));
                 _mm512_store_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, p + k * ldb + 16));
             }
@@ -337,6 +414,7 @@ TBF16I void micro_bf16(const int rows, const uint16_t *a, size_t lda, const uint
                        size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
     __m512 acc0[MR], acc1[MR];
     for (int i = 0; i < rows; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
+    if (accumulate) prefetch_tile(c, ldc, rows);
     size_t full = kc / 2;
     for (size_t q = 0; q < full; q++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(p + q * NR);
@@ -388,7 +466,10 @@ TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size
     size_t k = 0;
     for (; k + 32 <= K; k += 32) {
         __m512bh wv[8];
-        for (int j = 0; j < NW; j++) wv[j] = (__m512bh)_mm512_loadu_si512(wrow + (size_t)j * ldw + k);
+        for (int j = 0; j < NW; j++) {
+            _mm_prefetch((const char *)(wrow + (size_t)(NW + j) * ldw + k), _MM_HINT_T0);
+            wv[j] = (__m512bh)_mm512_loadu_si512(wrow + (size_t)j * ldw + k);
+        }
         for (int i = 0; i < rows; i++) {
             __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)i * ldx + k);
             for (int j = 0; j < NW; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
@@ -433,8 +514,10 @@ TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
             size_t ncols = n1 - nb < NR ? n1 - nb : NR;
             __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
             pack_pairs(w + nb * ldw, ldw, ncols, kb, kc, panel);
+            panel_prefetch ahead = next_panel(w, ldw, 2, nb, n1, kb, kc, M);
             for (size_t mb = 0; mb < M; mb += MR) {
                 size_t rows = M - mb < MR ? M - mb : MR;
+                prefetch_share(&ahead, mb / MR);
                 micro_bf16_rows(rows, x + mb * ldx + kb, ldx, panel, kc, y + mb * ldy + nb, ldy, m0, m1, kb > 0);
             }
         }

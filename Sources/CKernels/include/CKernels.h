@@ -41,9 +41,14 @@ void ck_linear_bf16x_bf16w(const uint16_t *x, size_t ldx, const uint16_t *w, siz
 void ck_gemm_f32(const float *a, size_t lda, const float *b, size_t ldb,
                  float *c, size_t ldc, size_t M, size_t K, size_t n0, size_t n1);
 
-/* Which SIMD path the kernels above take: "avx512bf16", "avx512f", "avx2" or "portable". */
+/*
+ * Which SIMD path the kernels above take: "avx512bf16", "avx512f", "avx2" or "portable". At start-up
+ * it is the best path the CPU runs, except that "avx512bf16" (AVX-512 plus vdpbf16ps for
+ * ck_linear_bf16x_bf16w) is taken only where vdpbf16ps outruns f32 FMA; CORRSTEER_KERNEL=<path>
+ * chooses any path the CPU runs instead.
+ */
 const char *ck_kernel_path(void);
-/* The best path this CPU supports (CORRSTEER_KERNEL=<path> caps the one in use at start-up). */
+/* The best path this CPU can run (vdpbf16ps is detected by CPUID or, if a hypervisor hides it, by trial). */
 const char *ck_detected_kernel_path(void);
 /* Switches to the named path; returns 0, or -1 if the name is unknown or beyond this CPU. */
 int ck_use_kernel_path(const char *name);

@@ -1,0 +1,229 @@
+import Dispatch
+import Foundation
+import LanguageModels
+import Tensors
+
+/// What `corrsteer bench collect` measures: a CorrSteer collection (method §3–4) on MMLU-length
+/// prompts with random JumpReLU SAEs of the real shapes, everything built in memory.
+public struct CollectBenchmarkOptions: Sendable {
+    public var shape: BenchmarkShape
+    public var samples: Int
+    public var batchSize: Int
+    /// Number of SAEs: sites `blocks.L.hook_resid_pre` for L = 1…layers (the reference's default set).
+    public var layers: Int
+    public var saeWidth: Int
+    /// Thresholds are calibrated so that about this many features fire per token.
+    public var activeFeatures: Int
+    public var maxNewTokens: Int
+    public var precision: MatMulPrecision
+    public var seed: UInt64
+
+    public init(shape: BenchmarkShape = .gemma2_2b, samples: Int = 64, batchSize: Int = 8, layers: Int? = nil,
+                saeWidth: Int = 16_384, activeFeatures: Int = 80, maxNewTokens: Int = 1,
+                precision: MatMulPrecision = MatMul.defaultPrecision, seed: UInt64 = 0) {
+        self.shape = shape
+        self.samples = samples
+        self.batchSize = batchSize
+        self.layers = layers ?? ((try? shape.configuration().layerCount).map { $0 - 1 } ?? 1)
+        self.saeWidth = saeWidth
+        self.activeFeatures = activeFeatures
+        self.maxNewTokens = maxNewTokens
+        self.precision = precision
+        self.seed = seed
+    }
+
+    /// Prompt lengths like the zero-shot MMLU template's under the Gemma tokenizer: 51…128 tokens,
+    /// mean ≈ 83 (51 + 77·u^1.4 has mean 51 + 77/2.4). Deterministic in `seed`; the Python reference
+    /// (scripts/bench/python_reference_collect.py) draws the same lengths.
+    public static func promptLengths(count: Int, seed: UInt64) -> [Int] {
+        var rng = BenchmarkRandom(seed: seed &+ 7)
+        return (0..<count).map { _ in 51 + Int((77.0 * pow(Double(rng.unit()), 1.4)).rounded()) }
+    }
+}
+
+public struct CollectBenchmarkResult: Codable, Sendable {
+    public var shape: String
+    public var samples: Int
+    public var batchSize: Int
+    public var layers: Int
+    public var saeWidth: Int
+    public var maxNewTokens: Int
+    public var precision: String
+    public var kernelPath: String
+    public var threads: Int
+    public var meanPromptTokens: Double
+    public var minPromptTokens: Int
+    public var maxPromptTokens: Int
+    /// Wall time of the collection loop (generation, capture, encode, pooling, statistics).
+    public var seconds: Double
+    public var samplesPerSecond: Double
+    /// Time spent inside SAE encoding (included in `seconds`).
+    public var encodeSeconds: Double
+    /// Features above threshold per captured row, averaged.
+    public var meanActiveFeatures: Double
+    public var setupSeconds: Double
+    public var peakResidentBytes: Int
+}
+
+public enum CollectBenchmark {
+    public static func run(_ options: CollectBenchmarkOptions, progress: (String) -> Void = { _ in }) throws -> CollectBenchmarkResult {
+        guard options.samples >= 1, options.batchSize >= 1, options.layers >= 1, options.saeWidth >= 1,
+              options.activeFeatures >= 1, options.maxNewTokens >= 1 else {
+            throw RunError.invalidOption("bench collect: samples, batch size, layers, SAE width, active features and new tokens must be at least 1")
+        }
+        let saved = MatMul.defaultPrecision
+        MatMul.defaultPrecision = options.precision
+        defer { MatMul.defaultPrecision = saved }
+
+        let started = DispatchTime.now()
+        let model = try options.shape.randomModel(seed: options.seed)
+        let config = model.config
+        guard options.layers < config.layerCount else {
+            throw RunError.invalidOption("bench collect: --layers \(options.layers) needs a model with more than \(options.layers) blocks; \(options.shape.rawValue) has \(config.layerCount)")
+        }
+        progress("built \(options.shape.rawValue) in \(String(format: "%.1f", ModelBenchmark.seconds(since: started))) s")
+
+        let lengths = CollectBenchmarkOptions.promptLengths(count: options.samples, seed: options.seed)
+        var rng = BenchmarkRandom(seed: options.seed &+ 3)
+        let bos = config.bosTokenID ?? 2
+        let prompts = lengths.map { n in [bos] + (1..<n).map { _ in rng.int(in: 3...(config.vocabularySize - 1)) } }
+        let stops = Set(config.eosTokenIDs + (config.padTokenID.map { [$0] } ?? []))
+
+        let encoders = (1...options.layers).map { layer in
+            RandomJumpReLU(layer: layer, dIn: config.hiddenSize, width: options.saeWidth,
+                           seed: options.seed &+ 1000 &+ UInt64(layer))
+        }
+        try calibrate(encoders, model: model, prompts: Array(prompts.prefix(options.batchSize)),
+                      activeFeatures: options.activeFeatures)
+        let sources = encoders.map { $0.source }
+        let setupSeconds = ModelBenchmark.seconds(since: started)
+        progress("\(options.layers) random JumpReLU SAEs of width \(options.saeWidth), thresholds calibrated; setup \(String(format: "%.1f", setupSeconds)) s")
+
+        // The loop of CollectionRun.execute without tokenizer, scorer and files: generate with the
+        // capture hook, pool, add to the per-layer statistics.
+        var statistics = Dictionary(uniqueKeysWithValues: sources.map { ($0.layer, FeatureStatistics(featureCount: $0.width)) })
+        let generator = Generator(model: model)
+        encoders.forEach { $0.resetCounters() }
+        let loopStart = DispatchTime.now()
+        var done = 0
+        while done < prompts.count {
+            let batch = Array(prompts[done..<min(done + options.batchSize, prompts.count)])
+            let collector = FeatureCollector(sources: sources, promptLengths: batch.map(\.count), positions: .generation,
+                                             singlePosition: true, pooling: [.max])
+            let outputs = try generator.generate(
+                GenerationRequest(prompts: batch, maxNewTokens: options.maxNewTokens, stopTokenIDs: stops), hooks: [collector])
+            // A stand-in for the scorer: rewards are a deterministic function of the first generated token.
+            let rewards = outputs.map { Double(($0.tokens.first ?? 0) & 1) }
+            let pooled = collector.finish(stoppedOnEOS: outputs.map(\.stoppedOnEOS), correlationPool: .max, coefficientPool: .max)
+            for (source, rows) in zip(sources, pooled) {
+                try statistics[source.layer]!.add(correlationRows: rows.correlation, coefficientRows: rows.coefficient, rewards: rewards)
+            }
+            done += batch.count
+            progress("collected \(done)/\(prompts.count)")
+        }
+        let seconds = ModelBenchmark.seconds(since: loopStart)
+        let rows = encoders.reduce(0) { $0 + $1.rowsEncoded }
+        let active = encoders.reduce(0) { $0 + $1.activeCount }
+        return CollectBenchmarkResult(
+            shape: options.shape.rawValue, samples: prompts.count, batchSize: options.batchSize, layers: options.layers,
+            saeWidth: options.saeWidth, maxNewTokens: options.maxNewTokens, precision: options.precision.rawValue,
+            kernelPath: MatMul.kernelPath, threads: Parallel.threadCount,
+            meanPromptTokens: Double(lengths.reduce(0, +)) / Double(lengths.count),
+            minPromptTokens: lengths.min() ?? 0, maxPromptTokens: lengths.max() ?? 0,
+            seconds: seconds, samplesPerSecond: Double(prompts.count) / seconds,
+            encodeSeconds: encoders.reduce(0) { $0 + $1.encodeSeconds },
+            meanActiveFeatures: rows > 0 ? Double(active) / Double(rows) : 0,
+            setupSeconds: setupSeconds, peakResidentBytes: ProcessMemory.peakResidentBytes())
+    }
+
+    /// Sets each SAE's threshold to the pre-activation quantile that leaves `activeFeatures` of its
+    /// width above it on one batch's generation rows.
+    private static func calibrate(_ encoders: [RandomJumpReLU], model: LanguageModel, prompts: [[Int]], activeFeatures: Int) throws {
+        let capture = RowCapture(sites: encoders.map { HookSite.residPre(layer: $0.layer) })
+        _ = try Generator(model: model).forward(tokens: prompts, hooks: [capture])
+        for encoder in encoders {
+            guard let rows = capture.rows[.residPre(layer: encoder.layer)] else { continue }
+            encoder.calibrate(rows: rows, count: rows.count / encoder.dIn, activeFeatures: activeFeatures)
+        }
+    }
+}
+
+/// A JumpReLU SAE encoder with Gemma Scope's layout (W_enc f32 [d_in, width], b_enc, threshold),
+/// encoding as SparseAutoencoders' JumpReLU encoder does: one f32 GEMM, then p where p > θ and p > 0.
+final class RandomJumpReLU: @unchecked Sendable {
+    let layer: Int
+    let dIn: Int
+    let width: Int
+    private let weight: Tensor
+    private let bias: [Float]
+    private var threshold: Float = 0
+    private(set) var rowsEncoded = 0
+    private(set) var activeCount = 0
+    private(set) var encodeSeconds = 0.0
+
+    init(layer: Int, dIn: Int, width: Int, seed: UInt64) {
+        self.layer = layer
+        self.dIn = dIn
+        self.width = width
+        weight = BenchmarkRandom.tensor(shape: [dIn, width], dtype: .f32, seed: seed, scale: 0.05)
+        var rng = BenchmarkRandom(seed: seed ^ 0xb1a5)
+        bias = (0..<width).map { _ in 0.01 * (2 * rng.unit() - 1) }
+    }
+
+    var source: FeatureSource {
+        FeatureSource(layer: layer, site: .residPre(layer: layer), width: width) { [self] rows, count, out in
+            encode(rows, count: count, into: out)
+        }
+    }
+
+    func resetCounters() {
+        rowsEncoded = 0
+        activeCount = 0
+        encodeSeconds = 0
+    }
+
+    func encode(_ x: UnsafePointer<Float>, count: Int, into z: UnsafeMutablePointer<Float>) {
+        let t0 = DispatchTime.now()
+        preActivations(x, count: count, into: z)
+        let theta = threshold
+        var active = 0
+        for i in 0..<(count * width) {
+            let p = z[i]
+            if p > theta && p > 0 { active += 1 } else { z[i] = 0 }
+        }
+        rowsEncoded += count
+        activeCount += active
+        encodeSeconds += ModelBenchmark.seconds(since: t0)
+    }
+
+    private func preActivations(_ x: UnsafePointer<Float>, count: Int, into z: UnsafeMutablePointer<Float>) {
+        MatMul.gemm(x, UnsafePointer(weight.floatPointer), into: z, m: count, k: dIn, n: width)
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<count { VectorMath.add(b.baseAddress!, into: z + r * width, count: width) }
+        }
+    }
+
+    func calibrate(rows: [Float], count: Int, activeFeatures: Int) {
+        var z = [Float](repeating: 0, count: count * width)
+        rows.withUnsafeBufferPointer { x in
+            z.withUnsafeMutableBufferPointer { preActivations(x.baseAddress!, count: count, into: $0.baseAddress!) }
+        }
+        z.sort(by: >)
+        let index = min(z.count - 1, max(0, count * activeFeatures - 1))
+        threshold = max(0, z[index])
+    }
+}
+
+/// Keeps a copy of the generation rows at some sites (for threshold calibration).
+final class RowCapture: ResidualHook {
+    let requests: [HookSite: HookPositions]
+    private(set) var rows: [HookSite: [Float]] = [:]
+
+    init(sites: [HookSite]) {
+        requests = Dictionary(uniqueKeysWithValues: sites.map { ($0, .generation) })
+    }
+
+    func observe(site: HookSite, rows: UnsafePointer<Float>, count: Int, width: Int, tags: [RowTag]) {
+        self.rows[site, default: []] += Array(UnsafeBufferPointer(start: rows, count: count * width))
+    }
+}

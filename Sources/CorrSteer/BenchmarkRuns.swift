@@ -1,0 +1,172 @@
+import Dispatch
+import Foundation
+import LanguageModels
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `corrsteer bench` measures on a model shape with random weights.
+public struct ModelBenchmarkOptions: Sendable {
+    public var shape: BenchmarkShape
+    public var promptLengths: [Int]
+    public var batchSizes: [Int]
+    /// Decode steps timed per batch size (after `decodeAfter` prompt tokens).
+    public var decodeSteps: Int
+    public var decodeAfter: Int
+    /// Each prefill is timed this many times; the best is reported (as the PyTorch anchors do).
+    public var repetitions: Int
+    public var precision: MatMulPrecision
+    public var seed: UInt64
+
+    public init(shape: BenchmarkShape = .gemma2_2b, promptLengths: [Int] = [128, 512], batchSizes: [Int] = [1, 8],
+                decodeSteps: Int = 16, decodeAfter: Int = 128, repetitions: Int = 2,
+                precision: MatMulPrecision = MatMul.defaultPrecision, seed: UInt64 = 0) {
+        self.shape = shape
+        self.promptLengths = promptLengths
+        self.batchSizes = batchSizes
+        self.decodeSteps = decodeSteps
+        self.decodeAfter = decodeAfter
+        self.repetitions = repetitions
+        self.precision = precision
+        self.seed = seed
+    }
+}
+
+/// The figures of one `corrsteer bench` run. Field names are the JSON output's.
+public struct ModelBenchmarkResult: Codable, Sendable {
+    public struct Prefill: Codable, Sendable {
+        public var promptTokens: Int
+        public var bestSeconds: Double
+        public var medianSeconds: Double
+        public var tokensPerSecond: Double
+    }
+
+    public struct Decode: Codable, Sendable {
+        public var batch: Int
+        public var after: Int
+        public var steps: Int
+        public var medianStepSeconds: Double
+        /// Tokens per second over the whole batch, from the median step.
+        public var tokensPerSecond: Double
+        public var bestTokensPerSecond: Double
+    }
+
+    public var shape: String
+    public var parameters: Int
+    public var weightDType: String
+    public var precision: String
+    public var kernelPath: String
+    public var threads: Int
+    public var buildSeconds: Double
+    public var prefill: [Prefill] = []
+    public var decode: [Decode] = []
+    /// Highest resident memory of the process so far (VmHWM), in bytes.
+    public var peakResidentBytes: Int = 0
+}
+
+public enum ModelBenchmark {
+    /// Builds the model and times prefill per prompt length and decode per batch size. `progress`
+    /// receives a line per finished measurement.
+    public static func run(_ options: ModelBenchmarkOptions, progress: (String) -> Void = { _ in }) throws -> ModelBenchmarkResult {
+        guard options.promptLengths.allSatisfy({ $0 >= 1 }), options.batchSizes.allSatisfy({ $0 >= 1 }),
+              options.decodeSteps >= 1, options.decodeAfter >= 1, options.repetitions >= 1 else {
+            throw RunError.invalidOption("bench: prompt lengths, batch sizes, steps and repetitions must be at least 1")
+        }
+        let saved = MatMul.defaultPrecision
+        MatMul.defaultPrecision = options.precision
+        defer { MatMul.defaultPrecision = saved }
+
+        let started = DispatchTime.now()
+        let model = try options.shape.randomModel(seed: options.seed)
+        var result = ModelBenchmarkResult(
+            shape: options.shape.rawValue, parameters: try options.shape.parameterCount(),
+            weightDType: model.weightDType.rawValue, precision: options.precision.rawValue,
+            kernelPath: MatMul.kernelPath, threads: Parallel.threadCount, buildSeconds: seconds(since: started))
+        progress("built \(options.shape.rawValue) with random weights in \(String(format: "%.1f", result.buildSeconds)) s")
+
+        var rng = BenchmarkRandom(seed: options.seed &+ 1)
+        let vocabulary = model.config.vocabularySize
+        func prompt(_ length: Int) -> [Int] { (0..<length).map { _ in rng.int(in: 3...(vocabulary - 1)) } }
+
+        let generator = Generator(model: model)
+        _ = try generator.forward(tokens: [prompt(16)])  // warm-up: first-touch of buffers
+        for length in options.promptLengths {
+            let tokens = prompt(length)
+            var times: [Double] = []
+            for _ in 0..<options.repetitions {
+                let t0 = DispatchTime.now()
+                _ = try generator.forward(tokens: [tokens])
+                times.append(seconds(since: t0))
+            }
+            times.sort()
+            let entry = ModelBenchmarkResult.Prefill(
+                promptTokens: length, bestSeconds: times[0], medianSeconds: times[times.count / 2],
+                tokensPerSecond: Double(length) / times[0])
+            result.prefill.append(entry)
+            progress("prefill \(length) tokens: \(String(format: "%.1f", entry.tokensPerSecond)) tok/s")
+        }
+
+        for batch in options.batchSizes {
+            let timer = StepTimer()
+            let request = GenerationRequest(
+                prompts: (0..<batch).map { _ in prompt(options.decodeAfter) },
+                maxNewTokens: options.decodeSteps + 2, stopTokenIDs: [])
+            _ = try generator.generate(request, hooks: [timer])
+            let steps = timer.decodeStepSeconds().sorted()
+            guard !steps.isEmpty else { continue }
+            let median = steps[steps.count / 2]
+            let entry = ModelBenchmarkResult.Decode(
+                batch: batch, after: options.decodeAfter, steps: steps.count, medianStepSeconds: median,
+                tokensPerSecond: Double(batch) / median, bestTokensPerSecond: Double(batch) / steps[0])
+            result.decode.append(entry)
+            progress("decode batch \(batch): \(String(format: "%.2f", entry.tokensPerSecond)) tok/s")
+        }
+        result.peakResidentBytes = ProcessMemory.peakResidentBytes()
+        return result
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+}
+
+/// Stamps the start of every forward pass (the engine calls it at the input of block 0), so the
+/// decode steps can be timed one by one: step k lasts from its stamp to step k + 1's.
+final class StepTimer: ResidualHook {
+    let requests: [HookSite: HookPositions] = [.residPre(layer: 0): .generation]
+    private var stamps: [(step: Int, nanoseconds: UInt64)] = []
+
+    func observe(site: HookSite, rows: UnsafePointer<Float>, count: Int, width: Int, tags: [RowTag]) {
+        stamps.append((tags.first?.step ?? 0, DispatchTime.now().uptimeNanoseconds))
+    }
+
+    /// Durations of the complete decode steps (step ≥ 1 with a following stamp).
+    func decodeStepSeconds() -> [Double] {
+        zip(stamps, stamps.dropFirst()).compactMap { a, b in
+            a.step >= 1 && b.step == a.step + 1 ? Double(b.nanoseconds - a.nanoseconds) / 1e9 : nil
+        }
+    }
+}
+
+/// Resident memory of this process.
+public enum ProcessMemory {
+    /// The peak resident set size: `VmHWM` of /proc/self/status on Linux, `ru_maxrss` elsewhere.
+    public static func peakResidentBytes() -> Int {
+        #if os(Linux)
+        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+            }
+        }
+        return 0
+        #else
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        return Int(usage.ru_maxrss)
+        #endif
+    }
+}
