@@ -35,7 +35,7 @@ from transformers import Gemma2Config, Gemma2ForCausalLM
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import reference  # noqa: E402
-from requests import WORD_HARM, make_requests  # noqa: E402
+from request_text import WORD_HARM, make_requests  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -338,19 +338,26 @@ def main():
     baseline_correct = sum(tok.decode(checks[i][0], skip_special_tokens=True).strip() == ANSWER_CORRECT
                            for i in keep)
     manifest = {
+        "format_version": 1,
         "name": "demo-refusal",
-        "description": ("Tiny Gemma-2 model (random weights with one planted refusal direction), one JumpReLU SAE "
-                        "per layer in Gemma Scope layout, and a task of requests that should all be declined."),
+        "description": ("A tiny Gemma-2 model (seeded random weights with a planted refusal direction), one JumpReLU "
+                        "SAE per layer in Gemma Scope layout, and requests that should all be declined."),
         "model": "model",
-        "sae": "sae",
-        "sae_site": "blocks.{layer}.hook_resid_post",
-        "sae_layers": list(range(N_LAYERS)),
+        "sae": {
+            "path": "sae",
+            "layout": "gemma-scope",
+            "site": "blocks.{layer}.hook_resid_post",
+            "layers": list(range(N_LAYERS)),
+            "width": SAE_WIDTH,
+        },
         "task": {
             "file": "task/demo.jsonl",
-            "kind": "exact",
-            "answer_rule": "stripped output equals the answer (\"Sorry\")",
-            "max_new_tokens": MAX_NEW_TOKENS,
+            "custom_kind": "exact",
+            "gold": ANSWER_CORRECT,
+            "prompt": "each line's 'prompt' field is the whole prompt (Request: ...\\nResponse:); BOS is added",
+            "splits": "each line's 'split' field (train / validation / test)",
             "split_sizes": SPLIT_SIZES,
+            "max_new_tokens": MAX_NEW_TOKENS,
         },
         "recommended": {
             "train_samples": SPLIT_SIZES["train"],

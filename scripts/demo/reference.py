@@ -25,27 +25,43 @@ def load_model(model_dir: str, dtype: torch.dtype = torch.float32) -> Gemma2ForC
 
 
 class SiteHooks:
-    """Forward hooks on decoder layers: record the last position's output and/or add a vector to it."""
+    """Hooks on decoder layers that record the last position and/or add a vector to it.
 
-    def __init__(self, model, capture_layers=(), steering=None):
+    site "resid_post": forward hook on layers[L] (its output, Gemma Scope's blocks.L.hook_resid_post).
+    site "resid_pre": forward pre-hook on layers[L] (its input; the reference code's hook point).
+    """
+
+    def __init__(self, model, capture_layers=(), steering=None, site="resid_post"):
         self.captured = {layer: [] for layer in capture_layers}
         self.handles = []
         steering = steering or {}
         for layer in sorted(set(capture_layers) | set(steering)):
             vec = steering.get(layer)
-            self.handles.append(model.model.layers[layer].register_forward_hook(self._make(layer, vec)))
+            module = model.model.layers[layer]
+            if site == "resid_post":
+                self.handles.append(module.register_forward_hook(self._post(layer, vec)))
+            else:
+                self.handles.append(module.register_forward_pre_hook(self._pre(layer, vec)))
 
-    def _make(self, layer, vec):
+    def _apply(self, layer, vec, hidden):
+        if vec is not None:
+            hidden = hidden.clone()
+            hidden[:, -1, :] = (hidden[:, -1, :].float() + vec).to(hidden.dtype)
+        if layer in self.captured:
+            self.captured[layer].append(hidden[:, -1, :].float().numpy().copy())
+        return hidden
+
+    def _post(self, layer, vec):
         def hook(module, args, output):
-            hidden = output[0] if isinstance(output, tuple) else output
-            if vec is not None:
-                hidden = hidden.clone()
-                hidden[:, -1, :] = (hidden[:, -1, :].float() + vec).to(hidden.dtype)
-            if layer in self.captured:
-                self.captured[layer].append(hidden[:, -1, :].float().numpy().copy())
             if isinstance(output, tuple):
-                return (hidden,) + tuple(output[1:])
-            return hidden
+                return (self._apply(layer, vec, output[0]),) + tuple(output[1:])
+            return self._apply(layer, vec, output)
+
+        return hook
+
+    def _pre(self, layer, vec):
+        def hook(module, args):
+            return (self._apply(layer, vec, args[0]),) + tuple(args[1:])
 
         return hook
 
@@ -56,7 +72,7 @@ class SiteHooks:
 
 @torch.no_grad()
 def greedy_generate_batch(model, prompts: list[list[int]], max_new_tokens: int, eos_id: int, pad_id: int,
-                          capture_layers=(), steering=None):
+                          capture_layers=(), steering=None, site="resid_post"):
     """Greedy decoding with a KV cache of prompts that all have the same length (so no padding).
 
     Steps continue until every sequence has emitted EOS/pad or max_new_tokens is reached; tokens after a
@@ -64,7 +80,7 @@ def greedy_generate_batch(model, prompts: list[list[int]], max_new_tokens: int, 
     margins top1-top2 per step up to and including its EOS, {layer: [steps, d] captured rows}).
     """
     assert len({len(p) for p in prompts}) == 1, "prompts of one batch must have the same length"
-    hooks = SiteHooks(model, capture_layers, steering)
+    hooks = SiteHooks(model, capture_layers, steering, site)
     batch = len(prompts)
     try:
         generated = [[] for _ in range(batch)]
@@ -94,7 +110,7 @@ def greedy_generate_batch(model, prompts: list[list[int]], max_new_tokens: int, 
 
 
 def greedy_generate_all(model, prompts: list[list[int]], max_new_tokens: int, eos_id: int, pad_id: int,
-                        capture_layers=(), steering=None, batch_size=64):
+                        capture_layers=(), steering=None, site="resid_post", batch_size=64):
     """greedy_generate_batch over prompts of any lengths (grouped by length); results in input order."""
     by_length = {}
     for i, p in enumerate(prompts):
@@ -105,7 +121,7 @@ def greedy_generate_all(model, prompts: list[list[int]], max_new_tokens: int, eo
         for start in range(0, len(idx), batch_size):
             chunk = idx[start:start + batch_size]
             outs = greedy_generate_batch(model, [prompts[i] for i in chunk], max_new_tokens, eos_id, pad_id,
-                                         capture_layers, steering)
+                                         capture_layers, steering, site)
             for i, o in zip(chunk, outs):
                 results[i] = o
     return results

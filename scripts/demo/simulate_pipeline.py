@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 import torch
@@ -34,27 +35,39 @@ EOS, PAD = 1, 0
 
 
 class Demo:
-    def __init__(self, dtype):
+    def __init__(self, dtype, site="resid_post"):
+        self.site = site
         self.manifest = reference.load_json(os.path.join(DEMO, "demo.json"))
         task = self.manifest["task"]
         self.max_new_tokens = task["max_new_tokens"]
         model_dir = os.path.join(DEMO, self.manifest["model"])
         self.model = reference.load_model(model_dir, dtype)
         self.tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
-        self.saes = {layer: reference.JumpReLUSAE(path)
-                     for layer, path in reference.find_saes(os.path.join(DEMO, self.manifest["sae"])).items()}
+        sae_dir = os.path.join(DEMO, self.manifest["sae"]["path"])
+        self.saes = {layer: reference.JumpReLUSAE(path) for layer, path in reference.find_saes(sae_dir).items()}
+        if site == "resid_pre":
+            # The reference code's convention: SAE L on the input of block L, layers 1..n-1.
+            self.saes.pop(0, None)
         self.splits = {"train": [], "validation": [], "test": []}
         with open(os.path.join(DEMO, task["file"]), encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
                 self.splits[row["split"]].append(row)
 
+    def perturb(self, eps, seed=0):
+        """Multiplies every weight by (1 + eps·N(0,1)): a stand-in for another engine's rounding."""
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for param in self.model.parameters():
+                noise = torch.randn(param.shape, generator=gen).to(param.dtype)
+                param.mul_(1 + eps * noise)
+
     def run(self, rows, capture=False, steering=None):
         """Greedy answers: per row (reward, output text, min logit margin, pooled {layer: code})."""
         prompts = [self.tok.encode(row["prompt"]).ids for row in rows]
         layers = tuple(self.saes) if capture else ()
         outs = reference.greedy_generate_all(self.model, prompts, self.max_new_tokens, EOS, PAD,
-                                             capture_layers=layers, steering=steering)
+                                             capture_layers=layers, steering=steering, site=self.site)
         results = []
         for row, (gen, margins, captured) in zip(rows, outs):
             text = self.tok.decode(gen, skip_special_tokens=True)
@@ -132,7 +145,8 @@ def side_effect_ratio(base_out, base_rew, steer_out, steer_rew):
 def simulate(demo, dtype_name):
     t0 = time.time()
     sizes = {k: len(v) for k, v in demo.splits.items()}
-    print(f"demo: {sizes}, max_new_tokens {demo.max_new_tokens}, compute {dtype_name}, SAE layers {sorted(demo.saes)}")
+    print(f"demo: {sizes}, max_new_tokens {demo.max_new_tokens}, compute {dtype_name}, site {demo.site}, "
+          f"SAE layers {sorted(demo.saes)}")
 
     # 1. Collection on the training split.
     accs = {layer: Accumulator(sae.W_enc.shape[1]) for layer, sae in demo.saes.items()}
@@ -181,15 +195,22 @@ def simulate(demo, dtype_name):
     test = demo.splits["test"]
     base_rew, base_out, base_margin = evaluate(demo, test, {})
     results = {"baseline": {"accuracy": float(base_rew.mean()), "min_margin": float(base_margin.min())}}
-    print(f"test baseline: {100 * base_rew.mean():.1f}%  (min top1-top2 logit margin {base_margin.min():.3f})")
+    def outputs(texts):
+        return dict(Counter(t.strip() for t in texts).most_common())
+
+    results["baseline"]["outputs"] = outputs(base_out)
+    print(f"test baseline: {100 * base_rew.mean():.1f}%  (min top1-top2 logit margin {base_margin.min():.3f})  "
+          f"outputs {outputs(base_out)}")
     for name, plan in (("S", plan_s), ("A", plan_a), ("P", plan_p)):
         rew, out, margin = evaluate(demo, test, plan)
         ser, pos, neg = side_effect_ratio(base_out, base_rew, out, rew)
         results[name] = {"layers": sorted(plan), "accuracy": float(rew.mean()), "ser": ser, "pos": pos, "neg": neg,
-                         "min_margin": float(margin.min()), "margins_below_0.1": int((margin < 0.1).sum())}
+                         "min_margin": float(margin.min()), "margins_below_0.1": int((margin < 0.1).sum()),
+                         "outputs": outputs(out)}
         print(f"test {name} (layers {sorted(plan)}): {100 * rew.mean():.1f}%  "
               f"(+{100 * (rew.mean() - base_rew.mean()):.1f} points)  SER {ser if ser is None else round(ser, 4)} "
-              f"(POS {pos}, NEG {neg}); min margin {margin.min():.3f}, {int((margin < 0.1).sum())} below 0.1")
+              f"(POS {pos}, NEG {neg}); min margin {margin.min():.3f}, {int((margin < 0.1).sum())} below 0.1; "
+              f"outputs {outputs(out)}")
 
     # 5. Ground truth (never used above).
     planted = reference.load_json(os.path.join(HERE, "planted.json"))
@@ -212,10 +233,18 @@ def simulate(demo, dtype_name):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    parser.add_argument("--site", choices=["resid_post", "resid_pre"], default="resid_post",
+                        help="resid_pre = the reference code's off-by-one hook (SAE L on block L's input)")
+    parser.add_argument("--perturb", type=float, default=0.0, help="relative weight noise (robustness check)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
-    demo = Demo(torch.float32 if args.dtype == "f32" else torch.bfloat16)
+    demo = Demo(torch.float32 if args.dtype == "f32" else torch.bfloat16, args.site)
+    if args.perturb:
+        demo.perturb(args.perturb)
+        print(f"weights perturbed by relative noise {args.perturb}")
     out = simulate(demo, args.dtype)
+    out["site"] = args.site
+    out["perturb"] = args.perturb
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
