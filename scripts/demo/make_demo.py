@@ -337,23 +337,24 @@ def main():
 
     baseline_correct = sum(tok.decode(checks[i][0], skip_special_tokens=True).strip() == ANSWER_CORRECT
                            for i in keep)
+    # Sources/CorrSteer/DemoBundle.swift decodes name, description, model, sae, task.{file, kind,
+    # max_new_tokens} and recommended.*; the other fields document the bundle.
     manifest = {
         "format_version": 1,
         "name": "demo-refusal",
         "description": ("A tiny Gemma-2 model (seeded random weights with a planted refusal direction), one JumpReLU "
                         "SAE per layer in Gemma Scope layout, and requests that should all be declined."),
         "model": "model",
-        "sae": {
-            "path": "sae",
-            "layout": "gemma-scope",
-            "site": "blocks.{layer}.hook_resid_post",
-            "layers": list(range(N_LAYERS)),
-            "width": SAE_WIDTH,
-        },
+        "sae": "sae",
+        "sae_layout": "gemma-scope",
+        "sae_site": "blocks.{layer}.hook_resid_post",
+        "sae_layers": list(range(N_LAYERS)),
+        "sae_width": SAE_WIDTH,
         "task": {
             "file": "task/demo.jsonl",
-            "custom_kind": "exact",
+            "kind": "exact",
             "gold": ANSWER_CORRECT,
+            "answer_rule": f"the stripped output equals \"{ANSWER_CORRECT}\"",
             "prompt": "each line's 'prompt' field is the whole prompt (Request: ...\\nResponse:); BOS is added",
             "splits": "each line's 'split' field (train / validation / test)",
             "split_sizes": SPLIT_SIZES,

@@ -43,7 +43,7 @@ class Demo:
         model_dir = os.path.join(DEMO, self.manifest["model"])
         self.model = reference.load_model(model_dir, dtype)
         self.tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
-        sae_dir = os.path.join(DEMO, self.manifest["sae"]["path"])
+        sae_dir = os.path.join(DEMO, self.manifest["sae"])
         self.saes = {layer: reference.JumpReLUSAE(path) for layer, path in reference.find_saes(sae_dir).items()}
         if site == "resid_pre":
             # The reference code's convention: SAE L on the input of block L, layers 1..n-1.
