@@ -51,7 +51,7 @@ indirect enum PreTokenizer {
             Self.metaspace(&pieces, workspace, replacement: replacement, scheme: prependScheme, split: split)
         case let .digits(individual):
             Self.split(&pieces, workspace) { text, start, end, segments in
-                Self.characterSegments(text, start, end, &segments) { CharacterClass.of($0) == CharacterClass.number }
+                Self.characterSegments(text, start, end, &segments) { CharacterClass.isNumeric($0) }
             } emit: { segments, out in
                 (individual ? SplitBehavior.isolated : SplitBehavior.contiguous).apply(segments, into: &out)
             }

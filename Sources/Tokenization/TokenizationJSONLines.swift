@@ -84,21 +84,22 @@ public enum TokenizationJSONLines {
         return result
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest raw UTF-8.
+    /// A JSON string literal: quotes, backslashes and control characters escaped, and the
+    /// characters some line readers treat as line ends (U+0085, U+2028, U+2029); the rest raw UTF-8.
     static func appendJSONString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
             case 0x22: output.append(contentsOf: #"\""#.utf8)
             case 0x5C: output.append(contentsOf: #"\\"#.utf8)
             case 0x0A: output.append(contentsOf: #"\n"#.utf8)
             case 0x0D: output.append(contentsOf: #"\r"#.utf8)
             case 0x09: output.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20:
-                let hex = String(byte, radix: 16)
+            case 0..<0x20, 0x85, 0x2028, 0x2029:
+                let hex = String(scalar.value, radix: 16)
                 output.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
             default:
-                output.append(byte)
+                UTF8Scalars.append(scalar.value, to: &output)
             }
         }
         output.append(UInt8(ascii: "\""))

@@ -6,10 +6,12 @@ enum CharacterClass {
     static let number: UInt8 = 2
     static let whitespace: UInt8 = 3
 
-    /// Classes of the Basic Multilingual Plane, computed once; other planes are looked up directly.
-    private static let basicPlane: [UInt8] = {
-        var table = [UInt8](repeating: other, count: 0x10000)
-        for value in 0..<0x10000 {
+    /// Classes of planes 0–3 (where nearly all assigned characters are), computed once; the
+    /// other planes are looked up directly.
+    private static let tableLimit = 0x40000
+    private static let table: [UInt8] = {
+        var table = [UInt8](repeating: other, count: tableLimit)
+        for value in 0..<tableLimit {
             table[value] = computeClass(UInt32(value))
         }
         return table
@@ -18,15 +20,27 @@ enum CharacterClass {
     @inline(__always)
     static func of(_ scalar: UInt32) -> UInt8 {
         if scalar < 0x80 { return ascii[Int(scalar)] }
-        if scalar < 0x10000 { return basicPlane.withUnsafeBufferPointer { $0[Int(scalar)] } }
+        if scalar < tableLimit { return table.withUnsafeBufferPointer { $0[Int(scalar)] } }
         return computeClass(scalar)
     }
+
+    /// Letters and numbers first assigned in Unicode 17.0. Swift's tables know them; the
+    /// reference's regex engine (Oniguruma in `tokenizers` 0.23, Unicode 16.0) does not, so
+    /// for it they are neither `\p{L}` nor `\p{N}`. Found by comparing every code point.
+    private static let newerThanReference: [ClosedRange<UInt32>] = [
+        0x088F...0x088F, 0x0C5C...0x0C5C, 0x0CDC...0x0CDC, 0xA7CE...0xA7CF, 0xA7D2...0xA7D2, 0xA7D4...0xA7D4,
+        0xA7F1...0xA7F1, 0x10940...0x10959, 0x10EC5...0x10EC7, 0x11DB0...0x11DDB, 0x11DE0...0x11DE9,
+        0x16EA0...0x16EB8, 0x16EBB...0x16ED3, 0x16FF2...0x16FF6, 0x187F8...0x187FF, 0x18D09...0x18D1E,
+        0x18D80...0x18DF2, 0x1E6C0...0x1E6DE, 0x1E6E0...0x1E6E2, 0x1E6E4...0x1E6E5, 0x1E6E7...0x1E6ED,
+        0x1E6F0...0x1E6F4, 0x1E6FE...0x1E6FF, 0x2B73A...0x2B73F, 0x2CEA2...0x2CEAD, 0x323B0...0x33479,
+    ]
 
     private static let ascii: [UInt8] = (0..<128).map { computeClass(UInt32($0)) }
 
     static func computeClass(_ value: UInt32) -> UInt8 {
         if isWhitespace(value) { return whitespace }
         guard let scalar = Unicode.Scalar(value) else { return other }
+        if newerThanReference.contains(where: { $0.contains(value) }) { return other }
         switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             return letter
@@ -34,6 +48,19 @@ enum CharacterClass {
             return number
         default:
             return other
+        }
+    }
+
+    /// Rust's `char::is_numeric` (the Digits pre-tokenizer): Nd, Nl or No in current Unicode,
+    /// including the characters the reference's regex tables predate.
+    static func isNumeric(_ value: UInt32) -> Bool {
+        let cls = of(value)
+        if cls == number { return true }
+        guard cls == other, newerThanReference.contains(where: { $0.contains(value) }),
+              let scalar = Unicode.Scalar(value) else { return false }
+        switch scalar.properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: return true
+        default: return false
         }
     }
 
