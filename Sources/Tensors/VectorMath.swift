@@ -94,7 +94,8 @@ public enum VectorMath {
             var lanes = load(x)
             i = 8
             while i + 8 <= n {
-                lanes = pointwiseMax(lanes, load(x + i))
+                let next = load(x + i)
+                lanes = lanes.replacing(with: next, where: next .> lanes)
                 i += 8
             }
             m = lanes.max()
