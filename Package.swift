@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels"]),
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
-        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer"]),
+        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels"]),
         .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer"]),
     ],
     swiftLanguageModes: [.v5]

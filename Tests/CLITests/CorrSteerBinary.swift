@@ -35,19 +35,22 @@ enum CorrSteerBinary {
         process.standardError = err
         try process.run()
         // Read both pipes before waiting so a chatty child never blocks on a full pipe.
-        var stderrData = Data()
+        let stderrData = DataBox()
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            stderrData = err.fileHandleForReading.readDataToEndOfFile()
+            stderrData.data = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
         let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                      stderr: String(decoding: stderrData, as: UTF8.self))
+                      stderr: String(decoding: stderrData.data, as: UTF8.self))
     }
 
     private final class Marker {}
+
+    /// Written by the reader thread before `group.leave()`, read after `group.wait()`.
+    private final class DataBox: @unchecked Sendable { var data = Data() }
 }
