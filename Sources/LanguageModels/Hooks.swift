@@ -128,7 +128,7 @@ public final class ResidualRecorder: ResidualHook {
         }
     }
 
-    /// The rows recorded for `sequence` at `site`, as a [count, width] f32 tensor (nil if none).
+    /// The rows recorded for `sequence` at `site`, row-major with `width` floats per row (nil if none).
     public func matrix(site: HookSite, sequence: Int) -> (values: [Float], rows: Int)? {
         guard let values = rows[site]?[sequence], width > 0 else { return nil }
         return (values, values.count / width)
