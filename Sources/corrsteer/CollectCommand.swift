@@ -40,7 +40,7 @@ struct CollectCommand: ParsableCommand {
         stage.dumpPooled = dumpPooled.map { URL(fileURLWithPath: $0) }
         let summary = try stage.execute()
         for warning in summary.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-        print(String(format: "collected %d samples (%.1f%% correct) in %.1f s → %@", summary.samples,
-                     100 * summary.successes / Double(max(summary.samples, 1)), summary.seconds, out))
+        let accuracy = String(format: "%.1f", 100 * summary.successes / Double(max(summary.samples, 1)))
+        print("collected \(summary.samples) samples (\(accuracy)% correct) in \(String(format: "%.1f", summary.seconds)) s → \(out)")
     }
 }

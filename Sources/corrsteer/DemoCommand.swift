@@ -46,6 +46,6 @@ struct DemoCommand: ParsableCommand {
         printResults(results)
         print("\nSelected feature per layer (Pearson r with the reward over \(candidates.samples) training samples):\n")
         print(FeatureListing.render(candidates, layer: nil))
-        print(String(format: "\nFinished in %.1f s. Report: %@", Date().timeIntervalSince(started), directory.reportHTML.path))
+        print("\nFinished in \(String(format: "%.1f", Date().timeIntervalSince(started))) s. Report: \(directory.reportHTML.path)")
     }
 }

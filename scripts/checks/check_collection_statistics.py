@@ -76,7 +76,7 @@ def main(run, dump_path):
         coefficient = x[success, best].sum() / max(success.sum(), 1)
         if pick["feature"] != best:
             raise SystemExit(f"L{layer}: selected feature {pick['feature']} but numpy's largest r is feature {best}")
-        close(f"L{layer} r", [pick["correlation"]], [r[best]])
+        close(f"L{layer} r", [pick["r"]], [r[best]])
         close(f"L{layer} coefficient", [pick["coefficient"]], [coefficient])
         print(f"layer {layer}: {x.shape[1]} features, selected {best} r={r[best]:.6f} c={coefficient:.6f}  ok")
     print(f"all statistics of {len(checkpoint['layers'])} layers equal numpy float64 within {REL} relative; selections identical")
