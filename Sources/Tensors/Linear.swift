@@ -1,4 +1,5 @@
 import CKernels
+import Dispatch
 #if canImport(Accelerate)
 import Accelerate
 #endif
@@ -141,16 +142,22 @@ public enum MatMul {
     }
 
     /// Runs `body(n0, n1)` on slices of `columns` across the cores. Slices are whole 32-column panels
-    /// (the GEMM kernels' width), and small products stay on one core where threading costs more than it saves.
+    /// (the GEMM kernels' width), about eight per thread and handed out on demand, so a core that the
+    /// OS takes away for a while (a busy machine) delays only its current slice. Small products stay on
+    /// one core, where threading costs more than it saves.
     private static func splitColumns(_ columns: Range<Int>, rows m: Int, _ body: (Int, Int) -> Void) {
-        let grain = 32
-        let work = m * columns.count
-        if work < 16_384 || columns.count <= grain {
+        let panel = 32
+        let threads = Parallel.threadCount
+        if threads <= 1 || m * columns.count < 16_384 || columns.count <= panel {
             body(columns.lowerBound, columns.upperBound)
             return
         }
-        Parallel.forEachChunk(columns.count, grain: grain) { chunk in
-            body(columns.lowerBound + chunk.lowerBound, columns.lowerBound + chunk.upperBound)
+        let panels = (columns.count + panel - 1) / panel
+        let slices = min(panels, threads * 8)
+        DispatchQueue.concurrentPerform(iterations: slices) { s in
+            let lo = columns.lowerBound + min(columns.count, panels * s / slices * panel)
+            let hi = columns.lowerBound + min(columns.count, panels * (s + 1) / slices * panel)
+            if lo < hi { body(lo, hi) }
         }
     }
 

@@ -1,0 +1,32 @@
+#!/bin/sh
+# One benchmark session for BENCHMARKS.md: corrsteer's figures and the PyTorch anchors, back to back on the
+# same machine, each step's JSON lines appended to $OUT (default bench-session.jsonl). Load average and
+# CPU are recorded first: figures from different sessions are compared as ratios only.
+#
+#   scripts/bench/session.sh [corrsteer binary] [steps...]
+#   steps: kernels torch-gemm model torch-model collect python-collect (default: all)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-"$root/.build/release/corrsteer"}
+[ $# -gt 0 ] && shift
+steps=${*:-"kernels torch-gemm model torch-model collect python-collect"}
+out=${OUT:-bench-session.jsonl}
+note() { printf '{"note": "%s", "time": "%s", "load": "%s"}\n' "$1" "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$out"; }
+
+note "session start on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs"
+for step in $steps; do
+    note "begin $step"
+    case $step in
+    kernels)
+        "$root/scripts/bench/kernel_bench.sh" --ops exact,fast,gemm,sgemm --m 1,8,128,512 | sed 's/^/# /' >> "$out"
+        OPENBLAS_CORETYPE=SkylakeX "$root/scripts/bench/kernel_bench.sh" --ops sgemm --m 1,8,128,512 \
+            | sed 's/^/# SkylakeX /' >> "$out" ;;
+    torch-gemm) (cd "$root/scripts/bench" && python3 torch_anchors.py gemm) >> "$out" ;;
+    model) "$bin" bench --shape gemma-2-2b --prompt 128,512 --batch 1,8 --json >> "$out" ;;
+    torch-model) (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b) >> "$out" ;;
+    collect) "$bin" bench collect --shape gemma-2-2b --samples 64 --batch 8 --json >> "$out" ;;
+    python-collect) (cd "$root/scripts/bench" && python3 python_reference_collect.py --shape gemma-2-2b --samples 64 --batch 8) >> "$out" ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+    esac
+    note "end $step"
+done
