@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorrSteer
 import Foundation
 import LanguageModels
 import Tokenization
@@ -12,6 +13,9 @@ struct GenerateCommand: ParsableCommand {
             Several prompts run as one ragged batch. Generation stops at the model's EOS ids \
             (generation_config.json) or after --max-new-tokens. Example:
               corrsteer generate --model Tests/Fixtures/models/gemma2-tiny-bf16 --prompt-tokens 2,651 --max-new-tokens 8
+            With --plan, every prompt is generated twice, without and with the plan's steering vectors, and \
+            the two completions are printed side by side:
+              corrsteer generate --model M --plan runs/x/plans/A.json --prompt "Request: ...\nResponse:"
             """)
 
     @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
@@ -47,6 +51,12 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per prompt.")
     var json = false
 
+    @Option(help: "Steering plan (plans/NAME.json of a run): print unsteered and steered completions side by side.")
+    var plan: String?
+
+    @Option(name: .customLong("steer-positions"), help: "Where the plan adds its vectors: generation (default) or all.")
+    var steerPositions: PositionMode = .generation
+
     func run() throws {
         let languageModel = try LanguageModel.load(model)
         var prompts = try promptTokens.map(TokenList.parse)
@@ -60,6 +70,13 @@ struct GenerateCommand: ParsableCommand {
         let request = GenerationRequest(prompts: prompts, maxNewTokens: maxNewTokens,
                                         stopTokenIDs: ignoreEOS ? [] : nil, sampling: sampling)
         let results = try Generator(model: languageModel).generate(request)
+        if let plan {
+            let steering = try SteeringHook(plan: try SteeringPlan.load(from: URL(fileURLWithPath: plan)), positions: steerPositions)
+            try steering.validate(for: languageModel)
+            let steered = try Generator(model: languageModel).generate(request, hooks: [steering])
+            try printSideBySide(results, steered, tokenizer: textTokenizer)
+            return
+        }
         for result in results {
             let text = textTokenizer?.decode(result.tokens, skipSpecialTokens: false)
             if json {
@@ -70,6 +87,30 @@ struct GenerateCommand: ParsableCommand {
             } else {
                 print(result.tokens.map(String.init).joined(separator: ","))
                 if let text { print(text) }
+            }
+        }
+    }
+
+    private func printSideBySide(_ plain: [GeneratedSequence], _ steered: [GeneratedSequence], tokenizer: Tokenizer?) throws {
+        for (index, (a, b)) in zip(plain, steered).enumerated() {
+            let textA = tokenizer?.decode(a.tokens, skipSpecialTokens: true)
+            let textB = tokenizer?.decode(b.tokens, skipSpecialTokens: true)
+            if json {
+                var object: [String: Any] = ["unsteered_tokens": a.tokens, "steered_tokens": b.tokens]
+                if let textA, let textB { object["unsteered"] = textA; object["steered"] = textB }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: data, as: UTF8.self))
+                continue
+            }
+            let left = (textA ?? a.tokens.map(String.init).joined(separator: ",")).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let right = (textB ?? b.tokens.map(String.init).joined(separator: ",")).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let width = max(9, left.map(\.count).max() ?? 0)
+            if index > 0 { print("") }
+            print("unsteered".padding(toLength: width, withPad: " ", startingAt: 0) + " │ steered")
+            print(String(repeating: "─", count: width) + "─┼─" + String(repeating: "─", count: max(7, right.map(\.count).max() ?? 0)))
+            for row in 0..<max(left.count, right.count) {
+                let l = row < left.count ? left[row] : ""
+                print(l.padding(toLength: width, withPad: " ", startingAt: 0) + " │ " + (row < right.count ? right[row] : ""))
             }
         }
     }
