@@ -5,6 +5,11 @@ import Foundation
 /// `special_tokens_map.json`, `chat_template.jinja`).
 ///
 /// Immutable after loading and safe to use from any number of threads.
+///
+/// Known difference: the NFC/NFD/NFKC/NFKD and StripAccents normalizers use the platform's
+/// Unicode tables, which are newer than those of the reference's normalization crate, so text
+/// with characters assigned since Unicode 12 or so can normalize differently. Llama-3 and Gemma
+/// use none of these normalizers.
 public final class Tokenizer: @unchecked Sendable {
     /// The tokenizer.json this was loaded from.
     public let url: URL
@@ -145,6 +150,11 @@ public final class Tokenizer: @unchecked Sendable {
     public func token(for id: Int) -> String? {
         guard id >= 0 && id < tokenStrings.count else { return nil }
         return tokenStrings[id]
+    }
+
+    /// The id of the token that ends a turn in the chat format (`<end_of_turn>`, `<|eot_id|>`).
+    public var endOfTurnTokenID: Int? {
+        chatFormat.flatMap { tokenID(for: $0.endOfTurnToken) }
     }
 
     /// Ids of the added tokens marked special, ascending.

@@ -52,6 +52,8 @@ final class ChatFormatTests: XCTestCase {
         let gemma = try Tokenizer(directory: try gemmaFolder())
         XCTAssertEqual(gemma.chatFormat, .gemma2)
         XCTAssertEqual(llama.chatFormat, .llama31)
+        XCTAssertEqual(gemma.endOfTurnTokenID, 107)
+        XCTAssertEqual(llama.endOfTurnTokenID, 128_009)
         for entry in try cases() {
             let tokenizer = entry.format == "gemma-2" ? gemma : llama
             let label = "\(entry.format) \(entry.messages.map(\.role)) prompt=\(entry.addGenerationPrompt)"
