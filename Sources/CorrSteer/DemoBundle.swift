@@ -61,6 +61,7 @@ public struct DemoBundle {
         c.customTaskFile = root.appendingPathComponent(manifest.task.file).path
         c.customTaskKind = manifest.task.kind
         c.samples = manifest.recommended.trainSamples
+        c.maxNewTokens = manifest.task.maxNewTokens
         return c
     }
 

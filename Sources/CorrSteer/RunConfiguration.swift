@@ -49,6 +49,8 @@ public struct CollectionConfiguration: Codable, Sendable, Equatable {
     public var customTaskFile: String?
     public var customTaskKind: String?
     public var samples: Int = 4000
+    /// Overrides the task's generation length (method §6 lists the per-task defaults).
+    public var maxNewTokens: Int?
     /// Layers to read; nil = every layer that has an SAE (or every layer for `--raw`).
     public var layers: [Int]?
     public var positions: PositionMode = .generation
@@ -79,6 +81,7 @@ public struct CollectionConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case model, sae, task, data, samples, layers, positions, pool, seed, shuffle, category, raw, shard
         case customTaskFile = "custom_task_file"
+        case maxNewTokens = "max_new_tokens"
         case customTaskKind = "custom_task_kind"
         case steerPool = "steer_pool"
         case batchSize = "batch_size"

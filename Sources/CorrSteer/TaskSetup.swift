@@ -33,6 +33,7 @@ public enum TaskSetup {
             options.customKind = parsed
         }
         options.lenientNumbers = configuration.lenientNumbers
+        options.maxNewTokens = configuration.maxNewTokens
         options.scorerCommand = configuration.scorerCommand
         options.scorerTimeout = configuration.scorerTimeout
         options.scorerPersistent = configuration.scorerPersistent

@@ -31,6 +31,9 @@ struct CollectionArguments: ParsableArguments {
     @Option(help: "Training samples to collect (fewer if the train split is smaller).")
     var samples: Int = 4000
 
+    @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate per prompt (default: the task's, e.g. 1 for MMLU, 512 for GSM8K).")
+    var maxNewTokens: Int?
+
     @Option(help: "Comma-separated layers to read (default: every layer with an SAE).")
     var layers: String?
 
@@ -94,6 +97,7 @@ struct CollectionArguments: ParsableArguments {
         c.customTaskFile = taskFile
         c.customTaskKind = customKind
         c.samples = samples
+        c.maxNewTokens = maxNewTokens
         c.layers = try layers.map(parseLayers)
         c.positions = positions
         c.pool = pool
