@@ -42,18 +42,7 @@ struct CollectionLog {
     }
 
     func append(_ samples: [CollectedSample]) throws {
-        let data = Self.encode(samples)
-        if !FileManager.default.fileExists(atPath: url.path) {
-            try AtomicFile.write(Data(), to: url)
-        }
-        do {
-            let handle = try FileHandle(forWritingTo: url)
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: data)
-        } catch {
-            throw RunError.cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
+        try AppendOnlyFile.append(Self.encode(samples), to: url)
     }
 
     static func encode(_ samples: [CollectedSample]) -> Data {
@@ -66,5 +55,22 @@ struct CollectionLog {
             data.append(UInt8(ascii: "\n"))
         }
         return data
+    }
+}
+
+/// Appends whole lines to JSONL logs; readers stop at a torn last line, so a kill mid-append is harmless.
+enum AppendOnlyFile {
+    static func append(_ data: Data, to url: URL) throws {
+        if !FileManager.default.fileExists(atPath: url.path) {
+            try AtomicFile.write(Data(), to: url)
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: url)
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
+        } catch {
+            throw RunError.cannotWrite(path: url.path, reason: error.localizedDescription)
+        }
     }
 }

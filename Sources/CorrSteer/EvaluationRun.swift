@@ -193,7 +193,7 @@ struct Predictor {
                                  predicted: task.extractAnswer(from: item.0), gold: example.gold, reward: item.1)
             }
             if let partial {
-                try appendLines(new, to: partial)
+                try AppendOnlyFile.append(try new.reduce(into: Data()) { $0.append(try PredictionsFile.line($1)) }, to: partial)
             }
             records += new
             correct += rewards.reduce(0, +)
@@ -201,21 +201,5 @@ struct Predictor {
         }
         progress.finish()
         return records
-    }
-
-    private func appendLines(_ records: [PredictionRecord], to url: URL) throws {
-        var data = Data()
-        for record in records { data.append(try PredictionsFile.line(record)) }
-        if !FileManager.default.fileExists(atPath: url.path) {
-            try AtomicFile.write(Data(), to: url)
-        }
-        do {
-            let handle = try FileHandle(forWritingTo: url)
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: data)
-        } catch {
-            throw RunError.cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
     }
 }
