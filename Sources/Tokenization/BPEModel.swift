@@ -196,39 +196,48 @@ final class BPEModel {
         let merges = self.merges
         scratch.previous.removeAll(keepingCapacity: true)
         scratch.next.removeAll(keepingCapacity: true)
+        scratch.pairRanks.removeAll(keepingCapacity: true)
         for i in 0..<count {
             scratch.previous.append(Int32(i - 1))
             scratch.next.append(i + 1 < count ? Int32(i + 1) : -1)
         }
         var heap = MinHeap(storage: scratch.heap)
         scratch.symbols.withUnsafeMutableBufferPointer { symbols in
+            // pairRanks[i]: the merge of the pair starting at symbol i, kept current as symbols merge.
             for i in 0..<(count - 1) {
                 let entry = merges.lookup(symbols[i], symbols[i + 1])
+                scratch.pairRanks.append(entry)
                 if entry != UInt64.max { heap.push(entry & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
             }
-            scratch.previous.withUnsafeMutableBufferPointer { previous in
-                scratch.next.withUnsafeMutableBufferPointer { next in
-                    while let top = heap.pop() {
-                        let position = Int(top & 0xFFFF_FFFF)
-                        if symbols[position] < 0 { continue }
-                        let right = Int(next[position])
-                        if right < 0 { continue }
-                        let entry = merges.lookup(symbols[position], symbols[right])
-                        // A stale entry: the pair at this position changed since it was queued.
-                        if entry == UInt64.max || entry >> 32 != top >> 32 { continue }
-                        symbols[position] = Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF)
-                        symbols[right] = -1
-                        let after = Int(next[right])
-                        next[position] = Int32(after)
-                        if after >= 0 { previous[after] = Int32(position) }
-                        let before = Int(previous[position])
-                        if before >= 0 {
-                            let candidate = merges.lookup(symbols[before], symbols[position])
-                            if candidate != UInt64.max { heap.push(candidate & 0xFFFF_FFFF_0000_0000 | UInt64(before)) }
-                        }
-                        if after >= 0 {
-                            let candidate = merges.lookup(symbols[position], symbols[after])
-                            if candidate != UInt64.max { heap.push(candidate & 0xFFFF_FFFF_0000_0000 | UInt64(position)) }
+            scratch.pairRanks.append(UInt64.max)
+            scratch.pairRanks.withUnsafeMutableBufferPointer { pairs in
+                scratch.previous.withUnsafeMutableBufferPointer { previous in
+                    scratch.next.withUnsafeMutableBufferPointer { next in
+                        while let top = heap.pop() {
+                            let position = Int(top & 0xFFFF_FFFF)
+                            let entry = pairs[position]
+                            // A stale entry: the symbol is gone or its pair changed since it was queued.
+                            if symbols[position] < 0 || entry == UInt64.max || entry >> 32 != top >> 32 { continue }
+                            let right = Int(next[position])
+                            symbols[position] = Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF)
+                            symbols[right] = -1
+                            pairs[right] = UInt64.max
+                            let after = Int(next[right])
+                            next[position] = Int32(after)
+                            if after >= 0 { previous[after] = Int32(position) }
+                            let before = Int(previous[position])
+                            if before >= 0 {
+                                let candidate = merges.lookup(symbols[before], symbols[position])
+                                pairs[before] = candidate
+                                if candidate != UInt64.max { heap.push(candidate & 0xFFFF_FFFF_0000_0000 | UInt64(before)) }
+                            }
+                            if after >= 0 {
+                                let candidate = merges.lookup(symbols[position], symbols[after])
+                                pairs[position] = candidate
+                                if candidate != UInt64.max { heap.push(candidate & 0xFFFF_FFFF_0000_0000 | UInt64(position)) }
+                            } else {
+                                pairs[position] = UInt64.max
+                            }
                         }
                     }
                 }

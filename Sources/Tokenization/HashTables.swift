@@ -156,10 +156,10 @@ let emptyBytePointer: UnsafePointer<UInt8> = {
     return UnsafePointer(pointer)
 }()
 
-/// Open-addressing table from a pair of token ids to `(rank, merged id)`.
+/// Open-addressing table from a pair of token ids to `(rank, merged id)`. Each slot holds the key
+/// and its entry side by side, so a lookup touches one cache line.
 struct MergeTable {
-    private var keys: [UInt64]
-    private var entries: [UInt64]
+    private var slots: [UInt64]
     private var mask: Int
     private(set) var count = 0
 
@@ -168,8 +168,7 @@ struct MergeTable {
     init(minimumCapacity: Int) {
         var size = 16
         while size < minimumCapacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: Self.empty, count: size)
-        entries = [UInt64](repeating: 0, count: size)
+        slots = [UInt64](repeating: Self.empty, count: size * 2)
         mask = size - 1
     }
 
@@ -189,21 +188,21 @@ struct MergeTable {
     mutating func insert(left: Int32, right: Int32, rank: Int32, merged: Int32) {
         let key = Self.key(left, right)
         var index = Self.slot(key, mask)
-        while keys[index] != Self.empty && keys[index] != key { index = (index + 1) & mask }
-        if keys[index] == Self.empty { count += 1 }
-        keys[index] = key
-        entries[index] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
+        while slots[2 * index] != Self.empty && slots[2 * index] != key { index = (index + 1) & mask }
+        if slots[2 * index] == Self.empty { count += 1 }
+        slots[2 * index] = key
+        slots[2 * index + 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: merged))
     }
 
     /// `(rank << 32) | merged` for the pair, or `UInt64.max` when the pair never merges.
     @inline(__always)
     func lookup(_ left: Int32, _ right: Int32) -> UInt64 {
         let key = Self.key(left, right)
-        return keys.withUnsafeBufferPointer { keys in
+        return slots.withUnsafeBufferPointer { slots in
             var index = Self.slot(key, mask)
             while true {
-                let k = keys[index]
-                if k == key { return entries.withUnsafeBufferPointer { $0[index] } }
+                let k = slots[2 * index]
+                if k == key { return slots[2 * index + 1] }
                 if k == Self.empty { return UInt64.max }
                 index = (index + 1) & mask
             }
