@@ -1,5 +1,10 @@
 import CKernels
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 #if canImport(Accelerate)
 import Accelerate
 #endif
@@ -17,8 +22,14 @@ public enum MatMulPrecision: String, Sendable, CaseIterable, Codable {
 /// Matrix products on f32 activations.
 public enum MatMul {
     /// The precision `linear` uses for bf16 weights when the caller passes none. Set once at start-up
-    /// (for example from a command-line option); f32 and f16 weights are always exact.
-    nonisolated(unsafe) public static var defaultPrecision: MatMulPrecision = .exact
+    /// (for example from a command-line option); f32 and f16 weights are always exact. Starts as
+    /// `CORRSTEER_PRECISION` (exact or fast) when set, else `.exact`: on CPUs whose bf16 dot product
+    /// runs at half the FMA rate (see BENCHMARKS.md) exact is also the faster choice.
+    nonisolated(unsafe) public static var defaultPrecision: MatMulPrecision = {
+        guard let text = getenv("CORRSTEER_PRECISION").map({ String(cString: $0) }),
+              let precision = MatMulPrecision(rawValue: text) else { return .exact }
+        return precision
+    }()
 
     /// `y[M, N] = x[M, K] · wᵀ` with `w` stored `[N, K]` in any dtype (the nn.Linear layout).
     /// Work is split over output columns so each core streams its own slice of the weight once.
