@@ -316,7 +316,7 @@ struct WordCache {
             let length = Int(ids[Int(start)])
             if length == 1 {
                 output.append(ids[Int(start) + 1])
-            } else {
+            } else if length > 1 {
                 output.append(contentsOf: UnsafeBufferPointer(rebasing: ids[(Int(start) + 1)...(Int(start) + length)]))
             }
         }

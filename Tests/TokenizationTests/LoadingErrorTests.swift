@@ -50,6 +50,18 @@ final class LoadingErrorTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode("abab<s>a"), [2, 2, 3, 0])
         XCTAssertEqual(tokenizer.decode([2, 3, 0]), "ab <s> a", "no decoder: tokens joined by spaces")
         XCTAssertEqual(tokenizer.vocabularySize, 4)
+        // Without an unknown token, characters outside the vocabulary are dropped (as the
+        // reference does), also when the word comes from the cache the second time.
+        for _ in 0..<2 {
+            XCTAssertEqual(tokenizer.encode("xyz", addSpecialTokens: false), [])
+            XCTAssertEqual(tokenizer.encode("axb", addSpecialTokens: false), [2])
+        }
+        try write(model(extra: #""pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}, "#))
+        let byteLevel = try Tokenizer(contentsOf: tokenizerURL)
+        for _ in 0..<2 {
+            XCTAssertEqual(byteLevel.encode("ab zz ab"), [2, 2])
+            XCTAssertEqual(byteLevel.encode("zz"), [])
+        }
     }
 
     func testMissingFileAndFolder() throws {
