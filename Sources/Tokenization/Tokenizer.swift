@@ -67,9 +67,9 @@ public final class Tokenizer: @unchecked Sendable {
         // transformers rebuilds the template from add_bos_token / add_eos_token when either is given.
         if configuration.addBOSToken != nil || configuration.addEOSToken != nil {
             var pieces: [PostProcessor.TemplatePiece] = []
-            for (flag, token, field) in [(configuration.addBOSToken, configuration.bosToken, "bos_token")] where flag == true {
-                guard let id = id(of: token) else {
-                    throw TokenizerError.invalidField(path: configPath, field: field, reason: "is not set or not in the vocabulary, but add_bos_token is true")
+            if configuration.addBOSToken == true {
+                guard let id = id(of: configuration.bosToken) else {
+                    throw TokenizerError.invalidField(path: configPath, field: "bos_token", reason: "is not set or not in the vocabulary, but add_bos_token is true")
                 }
                 pieces.append(.special([Int32(id)]))
             }
