@@ -69,7 +69,9 @@ public final class ModelContext: @unchecked Sendable {
         let generated = try Generator(model: model).generate(request, hooks: hooks)
         return generated.map { sequence in
             Completion(tokens: sequence.tokens,
-                       text: tokenizer.decode(sequence.tokens, skipSpecialTokens: true),
+                       // As the reference decodes: special tokens skipped, the config's space clean-up applied.
+                       text: tokenizer.decode(sequence.tokens, skipSpecialTokens: true,
+                                              cleanUpTokenizationSpaces: tokenizer.cleansUpTokenizationSpaces),
                        stoppedOnEOS: sequence.stoppedOnEOS)
         }
     }
