@@ -24,7 +24,7 @@
 enum {
     NR = 32,            /* panel width: two zmm vectors of f32 */
     MR = 12,            /* activation rows per micro-kernel call: 24 accumulators */
-    KC = 256,           /* k block: a 256 x 32 f32 panel is 32 KB (L1 holds 48 KB) */
+    KC = 512,           /* k block: a 512 x 32 f32 panel (64 KB) streams from L2; fewer passes over y */
     GEMV_MAX_ROWS = 8,  /* at or below this many rows the weight-streaming kernel wins */
 };
 
@@ -258,13 +258,41 @@ T512I void gemm_packed(const int kind, const float *x, size_t ldx, const void *w
 
 /* ---------- weight-streaming kernel for few rows ---------- */
 
-/* y[i, n + j] = x[i] . w[n + j] for i < rows, j < NW: NW weight rows streamed once each. */
+/* Lane sums of 16 vectors at once: lane l of the result is the sum of v[l]'s lanes (45 ops, not 16 × 8). */
+T512I __m512 reduce16(const __m512 *v) {
+    __m512 t[8], u[4], w[2];
+    for (int i = 0; i < 8; i++)
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[2 * i]), b = _mm512_castps_pd(t[2 * i + 1]);
+        u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    for (int i = 0; i < 2; i++)
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0x88), _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
+}
+
+/* y[i, j] (+)= lane sum of acc[i * NW + j] for i < rows, j < NW. */
+T512I void store_sums(const int rows, const int NW, const __m512 *acc, float *y, size_t ldy, int accumulate) {
+    const int count = rows * NW;
+    for (int g = 0; g < count; g += 16) {
+        __m512 v[16];
+        for (int l = 0; l < 16; l++) v[l] = g + l < count ? acc[g + l] : _mm512_setzero_ps();
+        float sums[16];
+        _mm512_storeu_ps(sums, reduce16(v));
+        for (int l = 0; l < 16 && g + l < count; l++) {
+            float *out = y + (size_t)((g + l) / NW) * ldy + (size_t)((g + l) % NW);
+            *out = accumulate ? *out + sums[l] : sums[l];
+        }
+    }
+}
+
+/* y[i, j] (+)= x[i, 0..K) . w[j, 0..K) for i < rows, j < NW: NW weight rows streamed once each. */
 T512I void gemv_tile(const int kind, const int rows, const int NW, const float *x, size_t ldx, const void *wrow,
-                     size_t ldw, size_t K, float *y, size_t ldy) {
+                     size_t ldw, size_t K, float *y, size_t ldy, int accumulate) {
     const size_t esize = kind == W_F32 ? 4 : 2;
-    __m512 acc[GEMV_MAX_ROWS][8];
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < NW; j++) acc[i][j] = _mm512_setzero_ps();
+    __m512 acc[GEMV_MAX_ROWS * 8];
+    for (int a = 0; a < rows * NW; a++) acc[a] = _mm512_setzero_ps();
     size_t k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 wv[8];
@@ -280,7 +308,7 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
         }
         for (int i = 0; i < rows; i++) {
             __m512 xv = _mm512_loadu_ps(x + (size_t)i * ldx + k);
-            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+            for (int j = 0; j < NW; j++) acc[i * NW + j] = _mm512_fmadd_ps(xv, wv[j], acc[i * NW + j]);
         }
     }
     if (k < K) {
@@ -289,25 +317,41 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
         for (int j = 0; j < NW; j++) wv[j] = load_weight16(kind, (const char *)wrow + (size_t)j * ldw * esize, k, K - k, 1);
         for (int i = 0; i < rows; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * ldx + k);
-            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+            for (int j = 0; j < NW; j++) acc[i * NW + j] = _mm512_fmadd_ps(xv, wv[j], acc[i * NW + j]);
         }
     }
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < NW; j++) y[(size_t)i * ldy + (size_t)j] = _mm512_reduce_add_ps(acc[i][j]);
+    store_sums(rows, NW, acc, y, ldy, accumulate);
 }
 
 /* Weight rows per tile for a given row count: as many accumulators as registers allow. */
 #define GEMV_NW(rows) ((rows) <= 2 ? 8 : (rows) == 3 ? 6 : (rows) == 4 ? 5 : (rows) <= 6 ? 4 : 3)
 
+/*
+ * K chunk for the streaming kernels: the activation rows' chunk (rows x chunk x xsize bytes) should
+ * stay in L1 (32 KB of it) while every weight tile of the slice passes; chunks are balanced and a
+ * multiple of 32 (two 16-wide steps, one bf16 pair step).
+ */
+static inline size_t gemv_chunk(size_t rows, size_t K, size_t xsize) {
+    size_t limit = (32768 / (rows * xsize)) & ~(size_t)31;
+    if (limit < 256) limit = 256;
+    if (K <= limit) return K;
+    size_t chunks = (K + limit - 1) / limit;
+    return ((K + chunks - 1) / chunks + 31) & ~(size_t)31;
+}
+
 T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
     const size_t esize = kind == W_F32 ? 4 : 2;
     const int nw = GEMV_NW(rows);
-    size_t n = n0;
-    for (; n + (size_t)nw <= n1; n += (size_t)nw)
-        gemv_tile(kind, rows, nw, x, ldx, (const char *)w + n * ldw * esize, ldw, K, y + n, ldy);
-    for (; n < n1; n++)
-        gemv_tile(kind, rows, 1, x, ldx, (const char *)w + n * ldw * esize, ldw, K, y + n, ldy);
+    const size_t chunk = gemv_chunk((size_t)rows, K, 4);
+    for (size_t kb = 0; kb < K; kb += chunk) {
+        size_t kc = K - kb < chunk ? K - kb : chunk;
+        const char *wk = (const char *)w + kb * esize;
+        size_t n = n0;
+        for (; n + (size_t)nw <= n1; n += (size_t)nw)
+            gemv_tile(kind, rows, nw, x + kb, ldx, wk + n * ldw * esize, ldw, kc, y + n, ldy, kb > 0);
+        for (; n < n1; n++) gemv_tile(kind, rows, 1, x + kb, ldx, wk + n * ldw * esize, ldw, kc, y + n, ldy, kb > 0);
+    }
 }
 
 T512I void linear_any(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y, size_t ldy,
@@ -459,10 +503,9 @@ TBF16 static void micro_bf16_rows(size_t rows, const uint16_t *a, size_t lda, co
 
 /* x rows against NW weight rows, 32 k at a time; both operands straight from memory. */
 TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size_t ldx, const uint16_t *wrow,
-                           size_t ldw, size_t K, float *y, size_t ldy) {
-    __m512 acc[GEMV_MAX_ROWS][8];
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < NW; j++) acc[i][j] = _mm512_setzero_ps();
+                           size_t ldw, size_t K, float *y, size_t ldy, int accumulate) {
+    __m512 acc[GEMV_MAX_ROWS * 8];
+    for (int a = 0; a < rows * NW; a++) acc[a] = _mm512_setzero_ps();
     size_t k = 0;
     for (; k + 32 <= K; k += 32) {
         __m512bh wv[8];
@@ -472,7 +515,7 @@ TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size
         }
         for (int i = 0; i < rows; i++) {
             __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)i * ldx + k);
-            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+            for (int j = 0; j < NW; j++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv, wv[j]);
         }
     }
     if (k < K) {
@@ -481,19 +524,23 @@ TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size
         for (int j = 0; j < NW; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(m, wrow + (size_t)j * ldw + k);
         for (int i = 0; i < rows; i++) {
             __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)i * ldx + k);
-            for (int j = 0; j < NW; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+            for (int j = 0; j < NW; j++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv, wv[j]);
         }
     }
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < NW; j++) y[(size_t)i * ldy + (size_t)j] = _mm512_reduce_add_ps(acc[i][j]);
+    store_sums(rows, NW, acc, y, ldy, accumulate);
 }
 
 TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, float *y,
                            size_t ldy, size_t K, size_t n0, size_t n1) {
     const int nw = GEMV_NW(rows);
-    size_t n = n0;
-    for (; n + (size_t)nw <= n1; n += (size_t)nw) gemv_tile_bf16(rows, nw, x, ldx, w + n * ldw, ldw, K, y + n, ldy);
-    for (; n < n1; n++) gemv_tile_bf16(rows, 1, x, ldx, w + n * ldw, ldw, K, y + n, ldy);
+    const size_t chunk = gemv_chunk((size_t)rows, K, 2);
+    for (size_t kb = 0; kb < K; kb += chunk) {
+        size_t kc = K - kb < chunk ? K - kb : chunk;
+        size_t n = n0;
+        for (; n + (size_t)nw <= n1; n += (size_t)nw)
+            gemv_tile_bf16(rows, nw, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
+        for (; n < n1; n++) gemv_tile_bf16(rows, 1, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
+    }
 }
 
 TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {

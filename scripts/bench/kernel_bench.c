@@ -58,11 +58,27 @@ static void run_slice(job_t *j) {
     }
 }
 
-static void *thread_main(void *arg) { run_slice((job_t *)arg); return NULL; }
-
 static int threads = 2;
 
-/* Splits [0, N) into `threads` slices of whole 32-column blocks, like Parallel.forEachChunk. */
+/*
+ * Like MatMul.linear: [0, N) in about 8 slices per thread of whole 32-column panels; thread t takes
+ * slices t, t + threads, ... (MatMul hands them out on demand, the same on an idle machine).
+ */
+static void *thread_main(void *arg) {
+    job_t *j = (job_t *)arg;
+    size_t panels = (j->N + 31) / 32, slices = panels < (size_t)threads * 8 ? panels : (size_t)threads * 8;
+    size_t first = j->n0, step = j->n1;  /* reused: thread index and thread count */
+    for (size_t s = first; s < slices; s += step) {
+        job_t part = *j;
+        part.n0 = panels * s / slices * 32;
+        part.n1 = panels * (s + 1) / slices * 32;
+        if (part.n0 > j->N) part.n0 = j->N;
+        if (part.n1 > j->N) part.n1 = j->N;
+        if (part.n0 < part.n1) run_slice(&part);
+    }
+    return NULL;
+}
+
 static void run(job_t base) {
 #ifdef WITH_OPENBLAS
     if (base.op == OP_SGEMM) {
@@ -73,15 +89,13 @@ static void run(job_t base) {
 #endif
     pthread_t tid[16];
     job_t jobs[16];
-    size_t grain = 32, blocks = (base.N + grain - 1) / grain;
     for (int t = 0; t < threads; t++) {
         jobs[t] = base;
-        size_t b0 = blocks * (size_t)t / (size_t)threads, b1 = blocks * (size_t)(t + 1) / (size_t)threads;
-        jobs[t].n0 = b0 * grain < base.N ? b0 * grain : base.N;
-        jobs[t].n1 = b1 * grain < base.N ? b1 * grain : base.N;
+        jobs[t].n0 = (size_t)t;
+        jobs[t].n1 = (size_t)threads;
         if (t > 0) pthread_create(&tid[t], NULL, thread_main, &jobs[t]);
     }
-    run_slice(&jobs[0]);
+    thread_main(&jobs[0]);
     for (int t = 1; t < threads; t++) pthread_join(tid[t], NULL);
 }
 

@@ -18,7 +18,9 @@ for step in $steps; do
     note "begin $step"
     case $step in
     kernels)
-        "$root/scripts/bench/kernel_bench.sh" --ops exact,fast,gemm,sgemm --m 1,8,128,512 | sed 's/^/# /' >> "$out"
+        "$root/scripts/bench/kernel_bench.sh" --ops exact,gemm --m 1,8,128,512 | sed "s/^/# /" >> "$out"
+        "$root/scripts/bench/kernel_bench.sh" --path avx512bf16 --ops fast --m 1,8,128,512 | sed "s/^/# /" >> "$out" || true
+        "$root/scripts/bench/kernel_bench.sh" --threads 1 --ops sgemm --m 1,8,128,512 | sed "s/^/# default core /" >> "$out"
         OPENBLAS_CORETYPE=SkylakeX "$root/scripts/bench/kernel_bench.sh" --ops sgemm --m 1,8,128,512 \
             | sed 's/^/# SkylakeX /' >> "$out" ;;
     torch-gemm) (cd "$root/scripts/bench" && python3 torch_anchors.py gemm) >> "$out" ;;
