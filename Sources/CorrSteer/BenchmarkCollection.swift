@@ -63,6 +63,10 @@ public struct CollectBenchmarkResult: Codable, Sendable {
     public var meanActiveFeatures: Double
     public var setupSeconds: Double
     public var peakResidentBytes: Int
+    /// CPU time of the process during the collection loop (all threads).
+    public var cpuSeconds: Double
+    public var loadBefore: Double?
+    public var loadAfter: Double?
 }
 
 public enum CollectBenchmark {
@@ -104,7 +108,8 @@ public enum CollectBenchmark {
         var statistics = Dictionary(uniqueKeysWithValues: sources.map { ($0.layer, FeatureStatistics(featureCount: $0.width)) })
         let generator = Generator(model: model)
         encoders.forEach { $0.resetCounters() }
-        let loopStart = DispatchTime.now()
+        let loadBefore = SystemLoad.oneMinute()
+        let loopStart = DispatchTime.now(), cpuStart = ProcessClock.cpuSeconds()
         var done = 0
         while done < prompts.count {
             let batch = Array(prompts[done..<min(done + options.batchSize, prompts.count)])
@@ -122,6 +127,7 @@ public enum CollectBenchmark {
             progress("collected \(done)/\(prompts.count)")
         }
         let seconds = ModelBenchmark.seconds(since: loopStart)
+        let cpuSeconds = ProcessClock.cpuSeconds() - cpuStart
         let rows = encoders.reduce(0) { $0 + $1.rowsEncoded }
         let active = encoders.reduce(0) { $0 + $1.activeCount }
         return CollectBenchmarkResult(
@@ -133,7 +139,8 @@ public enum CollectBenchmark {
             seconds: seconds, samplesPerSecond: Double(prompts.count) / seconds,
             encodeSeconds: encoders.reduce(0) { $0 + $1.encodeSeconds },
             meanActiveFeatures: rows > 0 ? Double(active) / Double(rows) : 0,
-            setupSeconds: setupSeconds, peakResidentBytes: ProcessMemory.peakResidentBytes())
+            setupSeconds: setupSeconds, peakResidentBytes: ProcessMemory.peakResidentBytes(),
+            cpuSeconds: cpuSeconds, loadBefore: loadBefore, loadAfter: SystemLoad.oneMinute())
     }
 
     /// Sets each SAE's threshold to the pre-activation quantile that leaves `activeFeatures` of its

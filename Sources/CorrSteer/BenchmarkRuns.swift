@@ -42,6 +42,9 @@ public struct ModelBenchmarkResult: Codable, Sendable {
         public var bestSeconds: Double
         public var medianSeconds: Double
         public var tokensPerSecond: Double
+        /// CPU time of the process during the best run (all threads): on a shared machine,
+        /// tokens / (cpuSeconds / threads) shows what the run would give with the cores to itself.
+        public var cpuSeconds: Double
     }
 
     public struct Decode: Codable, Sendable {
@@ -65,6 +68,9 @@ public struct ModelBenchmarkResult: Codable, Sendable {
     public var decode: [Decode] = []
     /// Highest resident memory of the process so far (VmHWM), in bytes.
     public var peakResidentBytes: Int = 0
+    /// 1-minute load average before and after the measurements (Linux), to judge how shared the machine was.
+    public var loadBefore: Double?
+    public var loadAfter: Double?
 }
 
 public enum ModelBenchmark {
@@ -93,18 +99,19 @@ public enum ModelBenchmark {
 
         let generator = Generator(model: model)
         _ = try generator.forward(tokens: [prompt(16)])  // warm-up: first-touch of buffers
+        result.loadBefore = SystemLoad.oneMinute()
         for length in options.promptLengths {
             let tokens = prompt(length)
-            var times: [Double] = []
+            var runs: [(wall: Double, cpu: Double)] = []
             for _ in 0..<options.repetitions {
-                let t0 = DispatchTime.now()
+                let t0 = DispatchTime.now(), c0 = ProcessClock.cpuSeconds()
                 _ = try generator.forward(tokens: [tokens])
-                times.append(seconds(since: t0))
+                runs.append((seconds(since: t0), ProcessClock.cpuSeconds() - c0))
             }
-            times.sort()
+            runs.sort { $0.wall < $1.wall }
             let entry = ModelBenchmarkResult.Prefill(
-                promptTokens: length, bestSeconds: times[0], medianSeconds: times[times.count / 2],
-                tokensPerSecond: Double(length) / times[0])
+                promptTokens: length, bestSeconds: runs[0].wall, medianSeconds: runs[runs.count / 2].wall,
+                tokensPerSecond: Double(length) / runs[0].wall, cpuSeconds: runs[0].cpu)
             result.prefill.append(entry)
             progress("prefill \(length) tokens: \(String(format: "%.1f", entry.tokensPerSecond)) tok/s")
         }
@@ -125,6 +132,7 @@ public enum ModelBenchmark {
             progress("decode batch \(batch): \(String(format: "%.2f", entry.tokensPerSecond)) tok/s")
         }
         result.peakResidentBytes = ProcessMemory.peakResidentBytes()
+        result.loadAfter = SystemLoad.oneMinute()
         return result
     }
 
@@ -168,5 +176,25 @@ public enum ProcessMemory {
         getrusage(RUSAGE_SELF, &usage)
         return Int(usage.ru_maxrss)
         #endif
+    }
+}
+
+/// CPU time of this process.
+public enum ProcessClock {
+    /// User plus system time of all threads so far, in seconds.
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+/// How busy the machine is.
+public enum SystemLoad {
+    /// The 1-minute load average from /proc/loadavg, or nil where there is none.
+    public static func oneMinute() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 }

@@ -97,14 +97,17 @@ struct BenchModelCommand: ParsableCommand {
         }
         print("shape \(result.shape): \(result.parameters) parameters, \(result.weightDType) weights, precision \(result.precision), kernels \(result.kernelPath), \(result.threads) threads")
         for p in result.prefill {
-            print(String(format: "prefill %5d tokens  %8.1f tok/s  (best %.3f s, median %.3f s)",
-                         p.promptTokens, p.tokensPerSecond, p.bestSeconds, p.medianSeconds))
+            print(String(format: "prefill %5d tokens  %8.1f tok/s  (best %.3f s, median %.3f s; %.1f CPU-s)",
+                         p.promptTokens, p.tokensPerSecond, p.bestSeconds, p.medianSeconds, p.cpuSeconds))
         }
         for d in result.decode {
             print(String(format: "decode batch %3d     %8.2f tok/s  (median step %.4f s over %d steps after %d tokens; best %.2f tok/s)",
                          d.batch, d.tokensPerSecond, d.medianStepSeconds, d.steps, d.after, d.bestTokensPerSecond))
         }
         print(String(format: "peak RSS %.2f GB", Double(result.peakResidentBytes) / 1e9))
+        if let before = result.loadBefore, let after = result.loadAfter {
+            print(String(format: "load average %.2f before, %.2f after", before, after))
+        }
     }
 }
 
@@ -148,6 +151,9 @@ struct BenchCollectCommand: ParsableCommand {
                      result.minPromptTokens, result.maxPromptTokens))
         print(String(format: "collection: %.3f samples/s (%.1f s; SAE encoding %.1f s; %.1f active features per row)",
                      result.samplesPerSecond, result.seconds, result.encodeSeconds, result.meanActiveFeatures))
-        print(String(format: "peak RSS %.2f GB (with SAEs)", Double(result.peakResidentBytes) / 1e9))
+        print(String(format: "peak RSS %.2f GB (with SAEs); %.1f CPU-s in the loop", Double(result.peakResidentBytes) / 1e9, result.cpuSeconds))
+        if let before = result.loadBefore, let after = result.loadAfter {
+            print(String(format: "load average %.2f before, %.2f after", before, after))
+        }
     }
 }

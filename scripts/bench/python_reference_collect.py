@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from torch_anchors import CONFIGS, build_model
+from torch_anchors import CONFIGS, build_model, cpu_seconds, load_average
 
 MASK = (1 << 64) - 1
 
@@ -117,7 +117,8 @@ def main():
                         xy=torch.zeros(args.sae_width, dtype=torch.float64)) for layer in layers}
     real_tokens = padded_tokens = 0
     active = rows = 0
-    start = time.perf_counter()
+    load_before = load_average()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     with torch.inference_mode():
         for ids, mask in batches():
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=1, do_sample=False,
@@ -140,6 +141,7 @@ def main():
                 s["xx"] += (pooled * pooled).sum(0)
                 s["xy"] += (pooled * rewards[:, None]).sum(0)
     seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu_start
     for h in handles:
         h.remove()
     import transformers
@@ -148,7 +150,8 @@ def main():
         dtype=args.dtype, samples=len(prompts), batch=args.batch, layers=n_layers, sae_width=args.sae_width,
         mean_prompt_tokens=round(sum(lengths) / len(lengths), 2), min_prompt_tokens=min(lengths),
         max_prompt_tokens=max(lengths), padding_fraction=round(1 - real_tokens / padded_tokens, 3),
-        seconds=round(seconds, 2), samples_per_second=round(len(prompts) / seconds, 3),
+        seconds=round(seconds, 2), samples_per_second=round(len(prompts) / seconds, 3), cpu_seconds=round(cpu, 1),
+        load_before=load_before, load_after=load_average(),
         mean_active_features=round(active / max(rows, 1), 1), setup_seconds=round(setup_seconds, 1),
         peak_rss_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2))), flush=True)
 

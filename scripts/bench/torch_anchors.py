@@ -49,14 +49,29 @@ def peak_rss_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
-def best_time(fn, reps):
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as fh:
+            return float(fh.read().split()[0])
+    except OSError:
+        return None
+
+
+def best_time(fn, reps, with_cpu=False):
     fn()
-    best = float("inf")
+    best, best_cpu = float("inf"), 0.0
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_seconds()
         fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+        elapsed = time.perf_counter() - t
+        if elapsed < best:
+            best, best_cpu = elapsed, cpu_seconds() - c
+    return (best, best_cpu) if with_cpu else best
 
 
 def gemm(args):
@@ -99,9 +114,11 @@ def model_bench(args):
         for length in [int(v) for v in args.prompt.split(",")]:
             ids = torch.randint(3, vocab, (1, length), generator=g)
             # logits_to_keep=1: the LM head only for the last position, as generate() does.
-            t = best_time(lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1), args.reps)
+            load = load_average()
+            t, cpu = best_time(lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1), args.reps, True)
             print(json.dumps(dict(common, metric="prefill", prompt=length, seconds=round(t, 3),
-                                  tok_s=round(length / t, 1), peak_rss_gb=round(peak_rss_gb(), 2))), flush=True)
+                                  tok_s=round(length / t, 1), cpu_seconds=round(cpu, 2), load_before=load,
+                                  load_after=load_average(), peak_rss_gb=round(peak_rss_gb(), 2))), flush=True)
         for batch in [int(v) for v in args.batch.split(",")]:
             ids = torch.randint(3, vocab, (batch, 128), generator=g)
             out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
@@ -116,7 +133,7 @@ def model_bench(args):
                 token = out.logits[:, -1:].argmax(-1)
             times.sort()
             median = times[len(times) // 2]
-            print(json.dumps(dict(common, metric="decode", batch=batch, after=128, steps=args.steps,
+            print(json.dumps(dict(common, metric="decode", batch=batch, after=128, steps=args.steps, load=load_average(),
                                   median_step_s=round(median, 4), tok_s=round(batch / median, 2),
                                   best_tok_s=round(batch / times[0], 2), peak_rss_gb=round(peak_rss_gb(), 2))),
                   flush=True)
