@@ -184,7 +184,7 @@ struct Predictor {
         var correct = records.map(\.reward).reduce(0, +)
         while records.count < examples.count {
             let batch = Array(examples[records.count..<min(records.count + batchSize, examples.count)])
-            let (completions, _) = try context.complete(
+            let completions = try context.complete(
                 batch.map(\.prompt), maxNewTokens: task.descriptor.maxNewTokens, allowedTokenIDs: allowedTokenIDs, hooks: hooks)
             let outputs = completions.map(\.text)
             let rewards = try task.score(batch, outputs: outputs)

@@ -53,10 +53,9 @@ public final class ModelContext: @unchecked Sendable {
     /// Greedy completions of `prompts` (a ragged batch), with `hooks` installed.
     public func complete(
         _ prompts: [String], maxNewTokens: Int, allowedTokenIDs: [Int]? = nil, hooks: [ResidualHook] = []
-    ) throws -> (completions: [Completion], promptLengths: [Int]) {
-        let ids = tokenizer.encodeBatch(prompts, addSpecialTokens: true)
-        return (try complete(tokenIDs: ids, maxNewTokens: maxNewTokens, allowedTokenIDs: allowedTokenIDs, hooks: hooks),
-                ids.map(\.count))
+    ) throws -> [Completion] {
+        try complete(tokenIDs: tokenizer.encodeBatch(prompts, addSpecialTokens: true), maxNewTokens: maxNewTokens,
+                     allowedTokenIDs: allowedTokenIDs, hooks: hooks)
     }
 
     /// Greedy completions of already tokenized prompts.

@@ -10,7 +10,6 @@ public struct RunDirectory: Sendable {
     public var manifest: URL { url.appendingPathComponent("manifest.json") }
     public var collectionLog: URL { url.appendingPathComponent("collection.jsonl") }
     public var statsDirectory: URL { url.appendingPathComponent("stats") }
-    public func statistics(layer: Int) -> URL { statsDirectory.appendingPathComponent("layer_\(layer).safetensors") }
     /// Written once the collection has processed every sample it was asked for (merge jobs wait for it).
     public var collectionComplete: URL { statsDirectory.appendingPathComponent("complete") }
     public var checkpoint: URL { statsDirectory.appendingPathComponent("checkpoint.json") }
