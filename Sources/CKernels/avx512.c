@@ -151,6 +151,7 @@ typedef struct {
     const char *base;  /* first byte of the next panel's first row in this k block */
     size_t row_bytes;  /* stride between weight rows */
     size_t lines_per_row, lines, issued, calls;
+    size_t row, line;  /* position of the next prefetch: issued = row * lines_per_row + line */
 } panel_prefetch;
 
 static inline panel_prefetch next_panel(const void *w, size_t ldw, size_t esize, size_t nb, size_t n1, size_t kb,
@@ -163,6 +164,7 @@ static inline panel_prefetch next_panel(const void *w, size_t ldw, size_t esize,
     p.lines = next * p.lines_per_row;
     p.issued = 0;
     p.calls = (M + MR - 1) / MR;
+    p.row = p.line = 0;
     return p;
 }
 
@@ -170,8 +172,8 @@ static inline panel_prefetch next_panel(const void *w, size_t ldw, size_t esize,
 static inline void prefetch_share(panel_prefetch *p, size_t call) {
     size_t until = p->lines * (call + 1) / p->calls;
     for (; p->issued < until; p->issued++) {
-        size_t j = p->issued / p->lines_per_row, l = p->issued % p->lines_per_row;
-        _mm_prefetch(p->base + j * p->row_bytes + l * 64, _MM_HINT_T1);
+        _mm_prefetch(p->base + p->row * p->row_bytes + p->line * 64, _MM_HINT_T1);
+        if (++p->line == p->lines_per_row) { p->line = 0; p->row++; }
     }
 }
 
