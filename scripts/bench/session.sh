@@ -4,12 +4,12 @@
 # CPU are recorded first: figures from different sessions are compared as ratios only.
 #
 #   scripts/bench/session.sh [corrsteer binary] [steps...]
-#   steps: kernels torch-gemm model torch-model collect python-collect (default: all)
+#   steps: kernels torch-gemm model torch-model torch-model-f32 collect python-collect (default: all)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-"$root/.build/release/corrsteer"}
 [ $# -gt 0 ] && shift
-steps=${*:-"kernels torch-gemm model torch-model collect python-collect"}
+steps=${*:-"model torch-model torch-model-f32 collect python-collect kernels torch-gemm"}
 out=${OUT:-bench-session.jsonl}
 note() { printf '{"note": "%s", "time": "%s", "load": "%s"}\n' "$1" "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$out"; }
 
@@ -26,6 +26,7 @@ for step in $steps; do
     torch-gemm) (cd "$root/scripts/bench" && python3 torch_anchors.py gemm) >> "$out" ;;
     model) "$bin" bench --shape gemma-2-2b --prompt 128,512 --batch 1,8 --json >> "$out" ;;
     torch-model) (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b) >> "$out" ;;
+    torch-model-f32) (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b --dtype float32) >> "$out" ;;
     collect) "$bin" bench collect --shape gemma-2-2b --samples 64 --batch 8 --json >> "$out" ;;
     python-collect) (cd "$root/scripts/bench" && python3 python_reference_collect.py --shape gemma-2-2b --samples 64 --batch 8) >> "$out" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
