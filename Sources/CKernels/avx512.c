@@ -329,13 +329,14 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
 #define GEMV_NW(rows) ((rows) <= 2 ? 8 : (rows) == 3 ? 6 : (rows) == 4 ? 5 : (rows) <= 6 ? 4 : 3)
 
 /*
- * K chunk for the streaming kernels: the activation rows' chunk (rows x chunk x xsize bytes) should
- * stay in L1 (32 KB of it) while every weight tile of the slice passes; chunks are balanced and a
- * multiple of 32 (two 16-wide steps, one bf16 pair step).
+ * K chunk for the streaming kernels: the activation rows' chunk (up to GEMV_MAX_ROWS x chunk x xsize
+ * bytes) should stay in L1 (32 KB of it) while every weight tile of the slice passes; chunks are
+ * balanced and a multiple of 32 (two 16-wide steps, one bf16 pair step). The chunk depends on K only,
+ * not on the row count, so a row's result is the same whether 1 or 8 rows are multiplied together
+ * (a sequence decodes to the same logits alone or in a batch of up to 8).
  */
-static inline size_t gemv_chunk(size_t rows, size_t K, size_t xsize) {
-    size_t limit = (32768 / (rows * xsize)) & ~(size_t)31;
-    if (limit < 256) limit = 256;
+static inline size_t gemv_chunk(size_t K, size_t xsize) {
+    size_t limit = (32768 / (GEMV_MAX_ROWS * xsize)) & ~(size_t)31;
     if (K <= limit) return K;
     size_t chunks = (K + limit - 1) / limit;
     return ((K + chunks - 1) / chunks + 31) & ~(size_t)31;
@@ -345,7 +346,7 @@ T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
     const size_t esize = kind == W_F32 ? 4 : 2;
     const int nw = GEMV_NW(rows);
-    const size_t chunk = gemv_chunk((size_t)rows, K, 4);
+    const size_t chunk = gemv_chunk(K, 4);
     for (size_t kb = 0; kb < K; kb += chunk) {
         size_t kc = K - kb < chunk ? K - kb : chunk;
         const char *wk = (const char *)w + kb * esize;
@@ -535,7 +536,7 @@ TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size
 TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, float *y,
                            size_t ldy, size_t K, size_t n0, size_t n1) {
     const int nw = GEMV_NW(rows);
-    const size_t chunk = gemv_chunk((size_t)rows, K, 2);
+    const size_t chunk = gemv_chunk(K, 2);
     for (size_t kb = 0; kb < K; kb += chunk) {
         size_t kc = K - kb < chunk ? K - kb : chunk;
         size_t n = n0;

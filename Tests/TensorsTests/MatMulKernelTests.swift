@@ -151,6 +151,41 @@ final class MatMulKernelTests: XCTestCase {
         }
     }
 
+    /// A row's result must not depend on which other rows share the call (batch invariance), as long
+    /// as the kernel family is the same: weight streaming for few rows (1…4 on every path), the blocked
+    /// GEMM for many (13 and more). Bitwise, on every path and precision.
+    func testRowResultsDoNotDependOnTheOtherRows() {
+        var rng = SplitMix(state: 5)
+        let n = 70, k = 2500
+        let w = Tensor(shape: [n, k], values: rng.array(n * k), dtype: .bf16)
+        let x = rng.array(40 * k)
+        for path in MatMul.availableKernelPaths {
+            MatMul.useKernelPath(path)
+            for precision in MatMulPrecision.allCases {
+                func product(rows m: Int, from first: Int) -> [Float] {
+                    var y = [Float](repeating: .nan, count: m * n)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer {
+                            MatMul.linear(xp.baseAddress! + first * k, rows: m, weight: w, into: $0.baseAddress!, precision: precision)
+                        }
+                    }
+                    return y
+                }
+                for (family, counts) in [("streaming", Array(1...4)), ("blocked", [13, 20, 27])] {
+                    let reference = (0..<4).map { product(rows: 1, from: $0) }
+                    let blockedReference = product(rows: 13, from: 0)
+                    for m in counts {
+                        let y = product(rows: m, from: 0)
+                        for r in 0..<min(m, 4) {
+                            let expected = family == "streaming" ? reference[r] : Array(blockedReference[(r * n)..<((r + 1) * n)])
+                            XCTAssertEqual(Array(y[(r * n)..<((r + 1) * n)]), expected, "\(path) \(precision) \(family) m=\(m) row \(r)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testLinearWithEmptyInnerDimensionWritesZeros() {
         let w = Tensor(zeros: [5, 0], dtype: .bf16)
         for path in MatMul.availableKernelPaths {
