@@ -20,17 +20,29 @@ struct Attention {
         var count: Int
     }
 
+    /// Segments with at least this many rows (prefill) are computed a block of query rows at a time with
+    /// the matrix kernels; shorter ones (decode) row by row, straight from the cache.
+    static let blockedRows = 16
+    /// Query rows per block: the block's scores are [blockRows, keys], never [rows, keys].
+    static let blockRows = 64
+
     /// `q` is [rows, heads·d], `k`/`v` [rows, kvHeads·d] (already rotated); writes `out` [rows, heads·d].
     func callAsFunction(
         layer: Int, segments: [PassSegment], cache: KVCache,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
-        // Work items are (segment, head); balance them over threads by their number of scores.
-        var items: [(segment: Int, head: Int, cost: Int)] = []
+        // Work items are (segment, head), or (segment, key/value head) for blocked segments, whose query
+        // heads share one gathered copy of the keys and values; balance them over threads by their cost.
+        var items: [(segment: Int, head: Int, blocked: Bool, cost: Int)] = []
+        let group = heads / keyValueHeads
         for (i, seg) in segments.enumerated() {
             let last = seg.position + seg.rowCount
             let cost = window.map { seg.rowCount * min($0, last) } ?? (seg.rowCount * (seg.position + last + 1) / 2)
-            for h in 0..<heads { items.append((i, h, cost * headDimension + 1)) }
+            if seg.rowCount >= Self.blockedRows {
+                for g in 0..<keyValueHeads { items.append((i, g, true, group * cost * headDimension + 1)) }
+            } else {
+                for h in 0..<heads { items.append((i, h, false, cost * headDimension + 1)) }
+            }
         }
         let bins = balancedBins(items.map(\.cost), count: Parallel.threadCount)
         let maxKeys = segments.map { seg in window.map { min($0, seg.position + seg.rowCount) } ?? (seg.position + seg.rowCount) }.max() ?? 0
@@ -39,8 +51,79 @@ struct Attention {
             defer { scores.deallocate() }
             for index in bins[b] {
                 let item = items[index]
-                attendHead(layer: layer, segment: segments[item.segment], head: item.head, cache: cache,
-                           q: q, k: k, v: v, out: out, scores: scores)
+                if item.blocked {
+                    attendBlocked(layer: layer, segment: segments[item.segment], keyValueHead: item.head, cache: cache,
+                                  q: q, k: k, v: v, out: out)
+                } else {
+                    attendHead(layer: layer, segment: segments[item.segment], head: item.head, cache: cache,
+                               q: q, k: k, v: v, out: out, scores: scores)
+                }
+            }
+        }
+    }
+
+    /// Every query head of key/value head `g` over a whole segment, a block of query rows at a time:
+    /// scores = Q·Kᵀ and output = P·V as matrix products over the keys the block can see (gathered once,
+    /// in position order, from the cache and the pass's fresh rows). Rows see keys [lo(p), p].
+    private func attendBlocked(
+        layer: Int, segment seg: PassSegment, keyValueHead g: Int, cache: KVCache,
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        let d = headDimension
+        let qWidth = heads * d, kvWidth = keyValueHeads * d
+        func lowest(_ p: Int) -> Int { window.map { max(0, p - $0 + 1) } ?? 0 }
+        let first = lowest(seg.position), last = seg.position + seg.rowCount - 1
+        let count = last - first + 1
+        let keys = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        let blockRows = min(Self.blockRows, seg.rowCount)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * count)
+        defer {
+            keys.deallocate()
+            values.deallocate()
+            scores.deallocate()
+        }
+        // Gather positions [first, last]: cached ones from the ring, the pass's own from k and v.
+        let cap = cache.capacity[layer][seg.sequence]
+        let cachedKeys = cache.slab(cache.keys, layer: layer, sequence: seg.sequence, head: g)
+        let cachedValues = cache.slab(cache.values, layer: layer, sequence: seg.sequence, head: g)
+        for j in first...last {
+            let dst = (j - first) * d
+            if j < seg.position {
+                let slot = j % cap
+                (keys + dst).update(from: cachedKeys + slot * d, count: d)
+                (values + dst).update(from: cachedValues + slot * d, count: d)
+            } else {
+                let row = seg.rowStart + (j - seg.position)
+                (keys + dst).update(from: k + row * kvWidth + g * d, count: d)
+                (values + dst).update(from: v + row * kvWidth + g * d, count: d)
+            }
+        }
+        let group = heads / keyValueHeads
+        for h in (g * group)..<((g + 1) * group) {
+            var t0 = 0
+            while t0 < seg.rowCount {
+                let t1 = min(seg.rowCount, t0 + blockRows)
+                // Key columns this block can see: from the first row's lowest key to the last row's position.
+                let c0 = lowest(seg.position + t0) - first, c1 = seg.position + t1 - 1 - first + 1
+                let width = c1 - c0
+                let queries = q + (seg.rowStart + t0) * qWidth + h * d
+                MatMul.linear(queries, ldx: qWidth, rows: t1 - t0, f32Weights: keys + c0 * d, ldw: d, columns: width,
+                              depth: d, into: scores, ldy: width, parallel: false)
+                for t in t0..<t1 {
+                    let p = seg.position + t
+                    let lo = lowest(p) - first - c0, hi = p - first - c0 + 1
+                    let row = scores + (t - t0) * width
+                    let visible = row + lo
+                    VectorMath.scale(visible, by: scale, count: hi - lo)
+                    if let softcap { Activations.softcap(visible, count: hi - lo, cap: softcap) }
+                    Softmax.apply(visible, count: hi - lo)
+                    if lo > 0 { row.update(repeating: 0, count: lo) }
+                    if hi < width { (row + hi).update(repeating: 0, count: width - hi) }
+                }
+                MatMul.gemm(scores, lda: width, values + c0 * d, ldb: d, into: out + (seg.rowStart + t0) * qWidth + h * d,
+                            ldc: qWidth, m: t1 - t0, k: width, columns: 0..<d, parallel: false)
+                t0 = t1
             }
         }
     }

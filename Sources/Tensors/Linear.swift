@@ -127,6 +127,22 @@ public enum MatMul {
     }
     #endif
 
+    /// `y[m, n] = Σ_k x[m, k] · w[n, k]` on f32 operands given by pointers and row strides, for products
+    /// whose right side is not a weight tensor (attention scores: queries times keys). `parallel: false`
+    /// keeps the work on the calling thread, for callers that already spread their own work over the cores.
+    public static func linear(
+        _ x: UnsafePointer<Float>, ldx: Int, rows m: Int, f32Weights w: UnsafePointer<Float>, ldw: Int,
+        columns n: Int, depth k: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, parallel: Bool = true
+    ) {
+        guard m > 0, n > 0 else { return }
+        precondition(ldx >= k && ldw >= k && ldy >= n, "linear strides too small")
+        if parallel {
+            splitColumns(0..<n, rows: m, depth: k) { n0, n1 in ck_linear_f32w(x, ldx, w, ldw, y, ldy, m, k, n0, n1) }
+        } else {
+            ck_linear_f32w(x, ldx, w, ldw, y, ldy, m, k, 0, n)
+        }
+    }
+
     /// `c[M, N] = a[M, K] · b[K, N]`, all f32 and row-major (for example SAE encoding `x · W_enc`).
     public static func gemm(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
@@ -135,10 +151,11 @@ public enum MatMul {
         gemm(a, lda: k, b, ldb: n, into: c, ldc: n, m: m, k: k, columns: 0..<n)
     }
 
-    /// Strided form of `gemm`, restricted to output columns `columns`.
+    /// Strided form of `gemm`, restricted to output columns `columns`. `parallel: false` keeps the work
+    /// on the calling thread.
     public static func gemm(
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-        into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, k: Int, columns: Range<Int>
+        into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, k: Int, columns: Range<Int>, parallel: Bool = true
     ) {
         guard m > 0, !columns.isEmpty else { return }
         precondition(lda >= k && ldb >= columns.upperBound && ldc >= columns.upperBound, "gemm strides too small")
@@ -146,8 +163,12 @@ public enum MatMul {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(columns.count), Int32(k),
                     1, a, Int32(lda), b + columns.lowerBound, Int32(ldb), 0, c + columns.lowerBound, Int32(ldc))
         #else
-        splitColumns(columns, rows: m, depth: k) { n0, n1 in
-            ck_gemm_f32(a, lda, b, ldb, c, ldc, m, k, n0, n1)
+        if parallel {
+            splitColumns(columns, rows: m, depth: k) { n0, n1 in
+                ck_gemm_f32(a, lda, b, ldb, c, ldc, m, k, n0, n1)
+            }
+        } else {
+            ck_gemm_f32(a, lda, b, ldb, c, ldc, m, k, columns.lowerBound, columns.upperBound)
         }
         #endif
     }
