@@ -94,12 +94,14 @@ T2I void store_cols(float *c, __m256 v0, __m256 v1, size_t ncols, int accumulate
     for (size_t j = 0; j < ncols; j++) c[j] = accumulate ? c[j] + tmp[j] : tmp[j];
 }
 
-T2I void micro(const int rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc, float *c,
-               size_t ldc, size_t ncols, int accumulate) {
+/* `ahead` > 0 (floats) prefetches that far to the right in each panel row: for panels read in place. */
+T2I void micro(const int rows, const int ahead, const float *a, size_t lda, const float *p, size_t ldp, size_t kc,
+               float *c, size_t ldc, size_t ncols, int accumulate) {
     __m256 acc0[MR], acc1[MR];
     for (int i = 0; i < rows; i++) { acc0[i] = _mm256_setzero_ps(); acc1[i] = _mm256_setzero_ps(); }
     for (size_t k = 0; k < kc; k++) {
         __m256 b0 = _mm256_loadu_ps(p + k * ldp), b1 = _mm256_loadu_ps(p + k * ldp + 8);
+        if (ahead) _mm_prefetch((const char *)(p + k * ldp + ahead), _MM_HINT_T0);
         for (int i = 0; i < rows; i++) {
             __m256 av = _mm256_broadcast_ss(a + (size_t)i * lda + k);
             acc0[i] = _mm256_fmadd_ps(av, b0, acc0[i]);
@@ -112,7 +114,18 @@ T2I void micro(const int rows, const float *a, size_t lda, const float *p, size_
 T2 static void micro_rows(size_t rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc, float *c,
                           size_t ldc, size_t ncols, int accumulate) {
     switch (rows) {
-#define CASE(r) case r: micro(r, a, lda, p, ldp, kc, c, ldc, ncols, accumulate); break;
+#define CASE(r) case r: micro(r, 0, a, lda, p, ldp, kc, c, ldc, ncols, accumulate); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
+#undef CASE
+    default: break;
+    }
+}
+
+/* The same for panels read in place from a [K, N] matrix in memory, prefetching four panels ahead. */
+T2 static void micro_rows_streaming(size_t rows, const float *a, size_t lda, const float *p, size_t ldp, size_t kc,
+                                    float *c, size_t ldc, size_t ncols, int accumulate) {
+    switch (rows) {
+#define CASE(r) case r: micro(r, 4 * NR, a, lda, p, ldp, kc, c, ldc, ncols, accumulate); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
 #undef CASE
     default: break;
@@ -208,8 +221,10 @@ T2 void ck_avx2_linear_f16w(CK_LINEAR_ARGS_F(uint16_t)) { linear_any(W_F16, x, l
 T2 void ck_avx2_gemm_f32(CK_GEMM_ARGS) {
     if (K == 0) { zero_columns(c, ldc, M, n0, n1); return; }
     float panel[KC * NR] __attribute__((aligned(32)));
-    for (size_t kb = 0; kb < K; kb += KC) {
-        size_t kc = K - kb < KC ? K - kb : KC;
+    /* Few rows (SAE encoding): bandwidth-bound on b, read in place in 64-row k blocks, prefetched ahead. */
+    const size_t kblock = M <= MR ? 64 : KC;
+    for (size_t kb = 0; kb < K; kb += kblock) {
+        size_t kc = K - kb < kblock ? K - kb : kblock;
         for (size_t nb = n0; nb < n1; nb += NR) {
             size_t ncols = n1 - nb < NR ? n1 - nb : NR;
             const float *p = b + kb * ldb + nb;
@@ -225,7 +240,10 @@ T2 void ck_avx2_gemm_f32(CK_GEMM_ARGS) {
             }
             for (size_t mb = 0; mb < M; mb += MR) {
                 size_t rows = M - mb < MR ? M - mb : MR;
-                micro_rows(rows, a + mb * lda + kb, lda, p, ldp, kc, c + mb * ldc + nb, ldc, ncols, kb > 0);
+                if (p == panel)
+                    micro_rows(rows, a + mb * lda + kb, lda, p, ldp, kc, c + mb * ldc + nb, ldc, ncols, kb > 0);
+                else
+                    micro_rows_streaming(rows, a + mb * lda + kb, lda, p, ldp, kc, c + mb * ldc + nb, ldc, ncols, kb > 0);
             }
         }
     }
