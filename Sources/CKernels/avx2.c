@@ -1,7 +1,9 @@
 /*
- * AVX2 + FMA kernels for x86-64 CPUs without AVX-512: the same two shapes of work as avx512.c
- * (weight streaming for few rows, packed register-blocked GEMM for many) on 8-wide vectors.
- * Ragged edges go through small zero-padded copies, since AVX2 has no masked 16-bit loads.
+ * AVX2 + FMA kernels for x86-64 CPUs without AVX-512, on 8-wide vectors. nn.Linear products use the
+ * weight-streaming kernel for any row count (GEMV_MAX_ROWS rows at a time), so a row's result never
+ * depends on the other rows (batch invariance, as in avx512.c); the [K, N] product is a packed,
+ * register-blocked GEMM. Ragged edges go through small zero-padded copies, since AVX2 has no masked
+ * 16-bit loads.
  */
 #include "kernels_internal.h"
 
@@ -17,6 +19,7 @@ enum {
     MR = 6,            /* rows per micro-kernel call: 12 accumulators */
     KC = 256,          /* 256 x 16 f32 panel = 16 KB */
     GEMV_MAX_ROWS = 4,
+    DOT_NG = 64,       /* weight rows per column group of the many-row product (288 KB of bf16 at K = 2304) */
 };
 
 enum wkind { W_F32, W_BF16, W_F16 };
@@ -41,44 +44,6 @@ T2I __m256 load_weight8(const int kind, const void *row, size_t k, size_t kn) {
     memcpy(tmp, (const uint16_t *)row + k, kn * 2);
     __m128i h = _mm_loadu_si128((const __m128i *)tmp);
     return kind == W_BF16 ? widen_bf16x8(h) : _mm256_cvtph_ps(h);
-}
-
-T2I void transpose8(__m256 r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        __m256d a = _mm256_castps_pd(t[4 * i]), b = _mm256_castps_pd(t[4 * i + 1]);
-        __m256d c = _mm256_castps_pd(t[4 * i + 2]), d = _mm256_castps_pd(t[4 * i + 3]);
-        u[4 * i + 0] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, c));
-        u[4 * i + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, c));
-        u[4 * i + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(b, d));
-        u[4 * i + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(b, d));
-    }
-    /* u[4i + c], 128-bit lane L, holds column 4L + c of rows 4i .. 4i + 3. */
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-        r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-    }
-}
-
-/* panel[k * NR + j] = w[j][k0 + k] widened, k < kc rounded up to 8, j < NR (zeros for missing rows). */
-T2I void pack_panel(const int kind, const void *w, size_t ldw, size_t nrows, size_t k0, size_t kc, float *panel) {
-    const size_t esize = kind == W_F32 ? 4 : 2;
-    for (size_t block = 0; block < NR / 8; block++) {
-        for (size_t kk = 0; kk < kc; kk += 8) {
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) {
-                size_t j = block * 8 + (size_t)i;
-                r[i] = j < nrows ? load_weight8(kind, (const char *)w + j * ldw * esize, k0 + kk, kc - kk)
-                                 : _mm256_setzero_ps();
-            }
-            transpose8(r);
-            for (int i = 0; i < 8; i++) _mm256_store_ps(panel + (kk + (size_t)i) * NR + block * 8, r[i]);
-        }
-    }
 }
 
 T2I void store_cols(float *c, __m256 v0, __m256 v1, size_t ncols, int accumulate) {
@@ -199,16 +164,18 @@ T2I void linear_any(const int kind, const float *x, size_t ldx, const void *w, s
         }
         return;
     }
-    float panel[KC * NR] __attribute__((aligned(32)));
-    const size_t esize = kind == W_F32 ? 4 : 2;
-    for (size_t kb = 0; kb < K; kb += KC) {
-        size_t kc = K - kb < KC ? K - kb : KC;
-        for (size_t nb = n0; nb < n1; nb += NR) {
-            size_t ncols = n1 - nb < NR ? n1 - nb : NR;
-            pack_panel(kind, (const char *)w + nb * ldw * esize, ldw, ncols, kb, kc, panel);
-            for (size_t mb = 0; mb < M; mb += MR) {
-                size_t rows = M - mb < MR ? M - mb : MR;
-                micro_rows(rows, x + mb * ldx + kb, ldx, panel, NR, kc, y + mb * ldy + nb, ldy, ncols, kb > 0);
+    /*
+     * Many rows: the streaming kernel on GEMV_MAX_ROWS rows at a time, so every row gets exactly the
+     * arithmetic it gets alone (batch invariance), over column groups whose weights stay in L2.
+     */
+    for (size_t ng = n0; ng < n1; ng += DOT_NG) {
+        size_t nend = n1 - ng < DOT_NG ? n1 : ng + DOT_NG;
+        for (size_t mb = 0; mb < M; mb += GEMV_MAX_ROWS) {
+            switch (M - mb < GEMV_MAX_ROWS ? M - mb : GEMV_MAX_ROWS) {
+#define CASE(r) case r: gemv_rows(kind, r, x + mb * ldx, ldx, w, ldw, y + mb * ldy, ldy, K, ng, nend); break;
+            CASE(1) CASE(2) CASE(3) CASE(4)
+#undef CASE
+            default: break;
             }
         }
     }

@@ -3,12 +3,16 @@
  * attributes so the library still runs on CPUs without AVX-512: dispatch.c only calls in here after
  * cpu.c has seen the instructions work.
  *
- * Two shapes of work:
- *  - few activation rows (decode, M <= GEMV_MAX_ROWS): each weight row is streamed once from memory and
- *    dotted with every activation row (vectors run along K, one horizontal sum per output);
- *  - many rows (prefill): a register-blocked GEMM. A 32-column panel of the weight is transposed (and
- *    widened to f32) into a small buffer that stays in L1, then reused by every block of MR activation
- *    rows; each k step broadcasts MR activations against two 16-wide vectors of the panel.
+ * nn.Linear products (y = x . w^T, w in its [N, K] file layout) have one arithmetic for every row
+ * count: each output is summed in 16 lanes along k (lane l takes k = l mod 16, in order), in k chunks
+ * that depend on K only, and each chunk's lanes are reduced by the same tree. So a row's result never
+ * depends on the other rows of the call: a sequence gets the same numbers alone, in a ragged batch,
+ * or in a batch of decode steps. Two blockings of that arithmetic:
+ *  - few rows (decode, M <= GEMV_MAX_ROWS): each weight row streams once from memory and is dotted
+ *    with every activation row;
+ *  - many rows (prefill): a few weight rows of a k chunk are widened once into an L1 block, and every
+ *    activation row passes by it, DOT_MR rows at a time.
+ * The [K, N] product ck_gemm_f32 (SAE encoding) is a register-blocked GEMM over 32-column panels.
  */
 #include "kernels_internal.h"
 
@@ -68,37 +72,6 @@ T512 void ck_avx512_f32_to_bf16(const float *src, uint16_t *dst, size_t n) {
     }
 }
 
-/* ---------- 16 x 16 transpose of 32-bit elements ---------- */
-
-T512I void transpose16(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    /* u[4i + c], 128-bit lane L, holds column 4L + c of rows 4i .. 4i + 3. */
-    for (int c = 0; c < 4; c++) {
-        __m512 s0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
-        __m512 s1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xee);
-        __m512 s2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
-        __m512 s3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xee);
-        r[c] = _mm512_shuffle_f32x4(s0, s2, 0x88);
-        r[4 + c] = _mm512_shuffle_f32x4(s0, s2, 0xdd);
-        r[8 + c] = _mm512_shuffle_f32x4(s1, s3, 0x88);
-        r[12 + c] = _mm512_shuffle_f32x4(s1, s3, 0xdd);
-    }
-}
-
-/* ---------- panel packing: weight rows [nrows <= 32] x k range -> panel[k][32] ---------- */
-
 enum wkind { W_F32, W_BF16, W_F16 };
 
 /* Widens 16 consecutive k of one weight row (zeros past kn or for a missing row). */
@@ -112,23 +85,6 @@ T512I __m512 load_weight16(const int kind, const void *row, size_t k, size_t kn,
     }
 }
 
-/* panel[k * NR + j] = w[j][k0 + k] widened, for k < kc (rounded up to 16) and j < NR. */
-T512I void pack_panel(const int kind, const void *w, size_t ldw, size_t nrows, size_t k0, size_t kc, float *panel) {
-    const size_t esize = kind == W_F32 ? 4 : 2;
-    for (size_t half = 0; half < 2; half++) {
-        for (size_t kk = 0; kk < kc; kk += 16) {
-            __m512 r[16];
-            for (int i = 0; i < 16; i++) {
-                size_t j = half * 16 + (size_t)i;
-                const char *row = (const char *)w + j * ldw * esize;
-                r[i] = load_weight16(kind, row, k0 + kk, kc - kk, j < nrows);
-            }
-            transpose16(r);
-            for (int i = 0; i < 16; i++) _mm512_store_ps(panel + (kk + (size_t)i) * NR + half * 16, r[i]);
-        }
-    }
-}
-
 /* ---------- GEMM micro-kernel: rows x 32 block of y (+)= a[rows, kc] . panel[kc, 32] ---------- */
 
 /*
@@ -139,41 +95,6 @@ static inline void prefetch_tile(const float *c, size_t ldc, int rows) {
     for (int i = 0; i < rows; i++) {
         _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + (size_t)i * ldc + 16), _MM_HINT_T0);
-    }
-}
-
-/*
- * Weight panels come from memory (the weights far exceed the caches). Packing one panel would stall
- * on 256 cold lines, and prefetching them in one burst stalls on the fill buffers; instead the next
- * panel's lines are prefetched a few at a time, between the micro-kernel calls on the current one.
- */
-typedef struct {
-    const char *base;  /* first byte of the next panel's first row in this k block */
-    size_t row_bytes;  /* stride between weight rows */
-    size_t lines_per_row, lines, issued, calls;
-    size_t row, line;  /* position of the next prefetch: issued = row * lines_per_row + line */
-} panel_prefetch;
-
-static inline panel_prefetch next_panel(const void *w, size_t ldw, size_t esize, size_t nb, size_t n1, size_t kb,
-                                        size_t kc, size_t M) {
-    panel_prefetch p;
-    size_t next = nb + NR < n1 ? (n1 - (nb + NR) < NR ? n1 - (nb + NR) : NR) : 0;
-    p.base = (const char *)w + ((nb + NR) * ldw + kb) * esize;
-    p.row_bytes = ldw * esize;
-    p.lines_per_row = (kc * esize + 63) / 64;
-    p.lines = next * p.lines_per_row;
-    p.issued = 0;
-    p.calls = (M + MR - 1) / MR;
-    p.row = p.line = 0;
-    return p;
-}
-
-/* Issues the share of prefetches due before micro-kernel call number `call` (0-based) returns. */
-static inline void prefetch_share(panel_prefetch *p, size_t call) {
-    size_t until = p->lines * (call + 1) / p->calls;
-    for (; p->issued < until; p->issued++) {
-        _mm_prefetch(p->base + p->row * p->row_bytes + p->line * 64, _MM_HINT_T1);
-        if (++p->line == p->lines_per_row) { p->line = 0; p->row++; }
     }
 }
 
@@ -237,28 +158,7 @@ static void zero_columns(float *y, size_t ldy, size_t M, size_t n0, size_t n1) {
     for (size_t m = 0; m < M; m++) memset(y + m * ldy + n0, 0, (n1 - n0) * sizeof(float));
 }
 
-T512I void gemm_packed(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y,
-                       size_t ldy, size_t M, size_t K, size_t n0, size_t n1) {
-    float panel[KC * NR] __attribute__((aligned(64)));
-    const size_t esize = kind == W_F32 ? 4 : 2;
-    /* k blocks outermost: the activations' [M, KC] block stays in L2 while every panel passes by. */
-    for (size_t kb = 0; kb < K; kb += KC) {
-        size_t kc = K - kb < KC ? K - kb : KC;
-        for (size_t nb = n0; nb < n1; nb += NR) {
-            size_t ncols = n1 - nb < NR ? n1 - nb : NR;
-            __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
-            pack_panel(kind, (const char *)w + nb * ldw * esize, ldw, ncols, kb, kc, panel);
-            panel_prefetch ahead = next_panel(w, ldw, esize, nb, n1, kb, kc, M);
-            for (size_t mb = 0; mb < M; mb += MR) {
-                size_t rows = M - mb < MR ? M - mb : MR;
-                prefetch_share(&ahead, mb / MR);
-                micro_f32_rows(rows, x + mb * ldx + kb, ldx, panel, NR, kc, y + mb * ldy + nb, ldy, m0, m1, kb > 0);
-            }
-        }
-    }
-}
-
-/* ---------- weight-streaming kernel for few rows ---------- */
+/* ---------- y = x . w^T, streaming weights for few rows ---------- */
 
 /* Lane sums of 16 vectors at once: lane l of the result is the sum of v[l]'s lanes (45 ops, not 16 × 8). */
 T512I __m512 reduce16(const __m512 *v) {
@@ -357,10 +257,140 @@ T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx,
     }
 }
 
+/*
+ * Many rows with the streaming kernel's arithmetic: the same k chunks, the same 16-lane partial sums and
+ * the same lane reduction, so a row's result never depends on how many rows share the call (a sequence
+ * gets the same numbers alone, in a ragged batch, or decoding). DOT_NW weight rows of a k chunk are
+ * widened once into an f32 block that stays in L1 while up to DOT_MO activation rows pass by, DOT_MR
+ * at a time (24 accumulators, 6 weight vectors and one activation vector in 31 registers).
+ */
+/* ---------- the same product for many rows ---------- */
+
+/*
+ * store_sums for NW <= 8: two rows per reduction, one row in each 256-bit half, so each row's outputs
+ * are written as one vector. reduce16 applies the same tree to every input, so the sums are those of
+ * store_sums.
+ */
+T512I void store_row_pairs(const int rows, const int NW, const __m512 *acc, float *y, size_t ldy, int accumulate) {
+    const __mmask8 m = (__mmask8)((1u << NW) - 1u);
+    for (int r = 0; r < rows; r += 2) {
+        __m512 v[16];
+        for (int l = 0; l < 16; l++) {
+            int row = r + l / 8, j = l % 8;
+            v[l] = row < rows && j < NW ? acc[row * NW + j] : _mm512_setzero_ps();
+        }
+        __m512 sums = reduce16(v);
+        __m256 half[2] = {_mm512_castps512_ps256(sums), _mm512_extractf32x8_ps(sums, 1)};
+        for (int h = 0; h < 2 && r + h < rows; h++) {
+            float *out = y + (size_t)(r + h) * ldy;
+            if (accumulate) half[h] = _mm256_add_ps(half[h], _mm256_maskz_loadu_ps(m, out));
+            _mm256_mask_storeu_ps(out, m, half[h]);
+        }
+    }
+}
+
+
+enum {
+    DOT_MR = 3,          /* activation rows per micro-kernel call */
+    DOT_NW = 8,          /* weight rows per block: 24 accumulators, 3 activation vectors, 1 weight vector */
+    DOT_MO = 96,         /* activation rows per pass over a block (their chunk stays in L2) */
+    DOT_NG = 256,        /* output columns per group */
+    DOT_KC_MAX = 1024,   /* largest gemv_chunk(K, 4) */
+    DOT_AHEAD = 128,     /* floats: activation rows are prefetched this far ahead of the loads */
+};
+
+/*
+ * rows x NW outputs over one k chunk, weights from the widened block. Every accumulator receives its
+ * FMAs in gemv_tile's order and is reduced by store_sums, so the sums are bit-identical to the
+ * streaming kernel's; only the blocking differs (activation vectors stay in registers while the
+ * weight vectors pass).
+ */
+T512I void dot_micro(const int rows, const int NW, const float *x, size_t ldx, const float *block, size_t ldb,
+                     size_t kc, float *y, size_t ldy, int accumulate) {
+    __m512 acc[DOT_MR * DOT_NW];
+    for (int a = 0; a < rows * NW; a++) acc[a] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 xv[DOT_MR];
+        for (int i = 0; i < rows; i++) {
+            _mm_prefetch((const char *)(x + (size_t)i * ldx + k + DOT_AHEAD), _MM_HINT_T0);
+            xv[i] = _mm512_loadu_ps(x + (size_t)i * ldx + k);
+        }
+        for (int j = 0; j < NW; j++) {
+            __m512 wv = _mm512_load_ps(block + (size_t)j * ldb + k);
+            for (int i = 0; i < rows; i++) acc[i * NW + j] = _mm512_fmadd_ps(xv[i], wv, acc[i * NW + j]);
+        }
+    }
+    if (k < kc) {
+        /* The block is zero past kc; masking the activations too gives gemv_tile's 0 x 0 terms. */
+        __mmask16 m = tail_mask(kc - k);
+        __m512 xv[DOT_MR];
+        for (int i = 0; i < rows; i++) xv[i] = _mm512_maskz_loadu_ps(m, x + (size_t)i * ldx + k);
+        for (int j = 0; j < NW; j++) {
+            __m512 wv = _mm512_load_ps(block + (size_t)j * ldb + k);
+            for (int i = 0; i < rows; i++) acc[i * NW + j] = _mm512_fmadd_ps(xv[i], wv, acc[i * NW + j]);
+        }
+    }
+    store_row_pairs(rows, NW, acc, y, ldy, accumulate);
+}
+
+T512 static void dot_tile(size_t rows, size_t nw, const float *x, size_t ldx, const float *block, size_t ldb,
+                          size_t kc, float *y, size_t ldy, int accumulate) {
+    switch (rows * 16 + nw) {
+#define CASE(r, n) case r * 16 + n: dot_micro(r, n, x, ldx, block, ldb, kc, y, ldy, accumulate); break;
+#define ROW(r) CASE(r, 1) CASE(r, 2) CASE(r, 3) CASE(r, 4) CASE(r, 5) CASE(r, 6) CASE(r, 7) CASE(r, 8)
+    ROW(1) ROW(2) ROW(3)
+#undef ROW
+#undef CASE
+    default: break;
+    }
+}
+
+T512I void gemm_rows(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y, size_t ldy,
+                     size_t M, size_t K, size_t n0, size_t n1) {
+    const size_t esize = kind == W_F32 ? 4 : 2;
+    const size_t chunk = gemv_chunk(K, 4);
+    float block[DOT_NW * (DOT_KC_MAX + 16)] __attribute__((aligned(64)));
+    for (size_t kb = 0; kb < K; kb += chunk) {
+        size_t kc = K - kb < chunk ? K - kb : chunk;
+        /* One spare line per row, so that rows of a 4 KB-multiple chunk do not share an L1 set. */
+        size_t ldb = ((kc + 15) & ~(size_t)15) + 16;
+        /* Column groups keep the outputs being summed (DOT_MO x DOT_NG) in L2 beside the activations. */
+        for (size_t ng = n0; ng < n1; ng += DOT_NG) {
+            size_t nend = n1 - ng < DOT_NG ? n1 : ng + DOT_NG;
+            for (size_t mo = 0; mo < M; mo += DOT_MO) {
+                size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
+                for (size_t nb = ng; nb < nend; nb += DOT_NW) {
+                    size_t nw = nend - nb < DOT_NW ? nend - nb : DOT_NW;
+                    for (size_t j = 0; j < nw; j++) {
+                        const char *row = (const char *)w + (nb + j) * ldw * esize;
+                        for (size_t k = 0; k < kc; k += 16)
+                            _mm512_store_ps(block + j * ldb + k, load_weight16(kind, row, kb + k, kc - k, 1));
+                    }
+                    /*
+                     * The next block's weight rows are short streams that hardware prefetchers pick up
+                     * too late: fetch them into L2 a few lines per tile while this block is used.
+                     */
+                    size_t next = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
+                    const char *ahead = (const char *)w + ((nb + DOT_NW) * ldw + kb) * esize;
+                    size_t line_count = (kc * esize + 63) / 64, lines = next * line_count, issued = 0;
+                    size_t tiles = (mend - mo + DOT_MR - 1) / DOT_MR, tile = 0;
+                    for (size_t mb = mo; mb < mend; mb += DOT_MR) {
+                        size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
+                        for (size_t until = lines * ++tile / tiles; issued < until; issued++)
+                            _mm_prefetch(ahead + issued / line_count * ldw * esize + issued % line_count * 64, _MM_HINT_T1);
+                        dot_tile(rows, nw, x + mb * ldx + kb, ldx, block, ldb, kc, y + mb * ldy + nb, ldy, kb > 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
 T512I void linear_any(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y, size_t ldy,
                       size_t M, size_t K, size_t n0, size_t n1) {
     if (K == 0) { zero_columns(y, ldy, M, n0, n1); return; }
-    if (M > GEMV_MAX_ROWS) { gemm_packed(kind, x, ldx, w, ldw, y, ldy, M, K, n0, n1); return; }
+    if (M > GEMV_MAX_ROWS) { gemm_rows(kind, x, ldx, w, ldw, y, ldy, M, K, n0, n1); return; }
     switch (M) {
 #define CASE(r) case r: gemv_rows(kind, r, x, ldx, w, ldw, y, ldy, K, n0, n1); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
@@ -429,81 +459,6 @@ T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
 
 /* ---------- bf16 activations x bf16 weights on vdpbf16ps ---------- */
 
-/*
- * Panel of k pairs: panel[p * NR + j] holds (w[j][k0 + 2p], w[j][k0 + 2p + 1]) as one 32-bit word, the
- * operand layout vdpbf16ps wants. The pairs are transposed exactly like f32 values.
- */
-TBF16I void pack_pairs(const uint16_t *w, size_t ldw, size_t nrows, size_t k0, size_t kc, uint32_t *panel) {
-    size_t pairs = (kc + 1) / 2;
-    for (size_t half = 0; half < 2; half++) {
-        for (size_t pp = 0; pp < pairs; pp += 16) {
-            __m512 r[16];
-            size_t left = kc - 2 * pp; /* bf16 elements left in this block */
-            __mmask32 m = left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1ull << left) - 1u);
-            for (int i = 0; i < 16; i++) {
-                size_t j = half * 16 + (size_t)i;
-                r[i] = j < nrows ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, w + j * ldw + k0 + 2 * pp))
-                                 : _mm512_setzero_ps();
-            }
-            transpose16(r);
-            for (int i = 0; i < 16; i++) _mm512_store_ps((float *)panel + (pp + (size_t)i) * NR + half * 16, r[i]);
-        }
-    }
-}
-
-/* Activation pair (x[k], x[k + 1]) as one word; the second is zero past the end of the row. */
-static inline uint32_t pair_at(const uint16_t *row, size_t k, size_t K) {
-    uint32_t lo = row[k], hi = k + 1 < K ? row[k + 1] : 0;
-    return lo | (hi << 16);
-}
-
-TBF16I void micro_bf16(const int rows, const uint16_t *a, size_t lda, const uint32_t *p, size_t kc, float *c,
-                       size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
-    __m512 acc0[MR], acc1[MR];
-    for (int i = 0; i < rows; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
-    if (accumulate) prefetch_tile(c, ldc, rows);
-    size_t full = kc / 2;
-    for (size_t q = 0; q < full; q++) {
-        __m512bh b0 = (__m512bh)_mm512_load_si512(p + q * NR);
-        __m512bh b1 = (__m512bh)_mm512_load_si512(p + q * NR + 16);
-        for (int i = 0; i < rows; i++) {
-            uint32_t word;
-            memcpy(&word, a + (size_t)i * lda + 2 * q, 4);
-            __m512bh av = (__m512bh)_mm512_set1_epi32((int)word);
-            acc0[i] = _mm512_dpbf16_ps(acc0[i], av, b0);
-            acc1[i] = _mm512_dpbf16_ps(acc1[i], av, b1);
-        }
-    }
-    if (kc & 1) {
-        __m512bh b0 = (__m512bh)_mm512_load_si512(p + full * NR);
-        __m512bh b1 = (__m512bh)_mm512_load_si512(p + full * NR + 16);
-        for (int i = 0; i < rows; i++) {
-            __m512bh av = (__m512bh)_mm512_set1_epi32((int)pair_at(a + (size_t)i * lda, 2 * full, kc));
-            acc0[i] = _mm512_dpbf16_ps(acc0[i], av, b0);
-            acc1[i] = _mm512_dpbf16_ps(acc1[i], av, b1);
-        }
-    }
-    for (int i = 0; i < rows; i++) {
-        float *cr = c + (size_t)i * ldc;
-        if (accumulate) {
-            acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(m0, cr));
-            acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(m1, cr + 16));
-        }
-        _mm512_mask_storeu_ps(cr, m0, acc0[i]);
-        _mm512_mask_storeu_ps(cr + 16, m1, acc1[i]);
-    }
-}
-
-TBF16 static void micro_bf16_rows(size_t rows, const uint16_t *a, size_t lda, const uint32_t *p, size_t kc,
-                                  float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
-    switch (rows) {
-#define CASE(r) case r: micro_bf16(r, a, lda, p, kc, c, ldc, m0, m1, accumulate); break;
-    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-#undef CASE
-    default: break;
-    }
-}
-
 /* x rows against NW weight rows, 32 k at a time; both operands straight from memory. */
 TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size_t ldx, const uint16_t *wrow,
                            size_t ldw, size_t K, float *y, size_t ldy, int accumulate) {
@@ -546,6 +501,44 @@ TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const 
     }
 }
 
+/* dot_micro for bf16 activations: gemv_tile_bf16's order, weights read in place (already bf16). */
+TBF16I void dot_micro_bf16(const int rows, const int NW, const uint16_t *x, size_t ldx, const uint16_t *wrow,
+                           size_t ldw, size_t kc, float *y, size_t ldy, int accumulate) {
+    __m512 acc[DOT_MR * DOT_NW];
+    for (int a = 0; a < rows * NW; a++) acc[a] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 32 <= kc; k += 32) {
+        __m512bh xv[DOT_MR];
+        for (int i = 0; i < rows; i++) xv[i] = (__m512bh)_mm512_loadu_si512(x + (size_t)i * ldx + k);
+        for (int j = 0; j < NW; j++) {
+            __m512bh wv = (__m512bh)_mm512_loadu_si512(wrow + (size_t)j * ldw + k);
+            for (int i = 0; i < rows; i++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv[i], wv);
+        }
+    }
+    if (k < kc) {
+        __mmask32 m = (__mmask32)((1ull << (kc - k)) - 1u);
+        __m512bh xv[DOT_MR];
+        for (int i = 0; i < rows; i++) xv[i] = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)i * ldx + k);
+        for (int j = 0; j < NW; j++) {
+            __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, wrow + (size_t)j * ldw + k);
+            for (int i = 0; i < rows; i++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv[i], wv);
+        }
+    }
+    store_row_pairs(rows, NW, acc, y, ldy, accumulate);
+}
+
+TBF16 static void dot_tile_bf16(size_t rows, size_t nw, const uint16_t *x, size_t ldx, const uint16_t *wrow,
+                                size_t ldw, size_t kc, float *y, size_t ldy, int accumulate) {
+    switch (rows * 16 + nw) {
+#define CASE(r, n) case r * 16 + n: dot_micro_bf16(r, n, x, ldx, wrow, ldw, kc, y, ldy, accumulate); break;
+#define ROW(r) CASE(r, 1) CASE(r, 2) CASE(r, 3) CASE(r, 4) CASE(r, 5) CASE(r, 6) CASE(r, 7) CASE(r, 8)
+    ROW(1) ROW(2) ROW(3)
+#undef ROW
+#undef CASE
+    default: break;
+    }
+}
+
 TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
     if (K == 0) { zero_columns(y, ldy, M, n0, n1); return; }
     if (M <= GEMV_MAX_ROWS) {
@@ -557,18 +550,19 @@ TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
         }
         return;
     }
-    uint32_t panel[(KC / 2) * NR] __attribute__((aligned(64)));
-    for (size_t kb = 0; kb < K; kb += KC) {
-        size_t kc = K - kb < KC ? K - kb : KC;
-        for (size_t nb = n0; nb < n1; nb += NR) {
-            size_t ncols = n1 - nb < NR ? n1 - nb : NR;
-            __mmask16 m0 = tail_mask(ncols), m1 = ncols > 16 ? tail_mask(ncols - 16) : 0;
-            pack_pairs(w + nb * ldw, ldw, ncols, kb, kc, panel);
-            panel_prefetch ahead = next_panel(w, ldw, 2, nb, n1, kb, kc, M);
-            for (size_t mb = 0; mb < M; mb += MR) {
-                size_t rows = M - mb < MR ? M - mb : MR;
-                prefetch_share(&ahead, mb / MR);
-                micro_bf16_rows(rows, x + mb * ldx + kb, ldx, panel, kc, y + mb * ldy + nb, ldy, m0, m1, kb > 0);
+    /* DOT_NW weight rows of a chunk (at most 32 KB of bf16) stay in L1 while the activation rows pass. */
+    const size_t chunk = gemv_chunk(K, 2);
+    for (size_t kb = 0; kb < K; kb += chunk) {
+        size_t kc = K - kb < chunk ? K - kb : chunk;
+        for (size_t mo = 0; mo < M; mo += DOT_MO) {
+            size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
+            for (size_t nb = n0; nb < n1; nb += DOT_NW) {
+                size_t nw = n1 - nb < DOT_NW ? n1 - nb : DOT_NW;
+                for (size_t mb = mo; mb < mend; mb += DOT_MR) {
+                    size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
+                    dot_tile_bf16(rows, nw, x + mb * ldx + kb, ldx, w + nb * ldw + kb, ldw, kc, y + mb * ldy + nb,
+                                  ldy, kb > 0);
+                }
             }
         }
     }

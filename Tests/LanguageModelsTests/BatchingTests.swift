@@ -10,14 +10,14 @@ final class BatchingTests: XCTestCase {
             let model = try Fixtures.model(name)
             let sequences = try Fixtures.reference(name).sequences
             let batched = try model.forward(tokens: sequences, logits: .allPositions)
+            var worst: Float = 0
             for (b, sequence) in sequences.enumerated() {
                 let alone = try model.forward(tokens: [sequence], logits: .allPositions)[0]
-                // Only the matrix products' row blocking differs between the two runs. The bound is
-                // 1e-5; since the kernels' k-blocking change the bf16 Llama fixture reaches 1.08e-5·(1 + |x|),
-                // so the test holds the measured level until per-row-deterministic blocking lands.
                 let error = maxRelativeError(batched[b].floats(), alone.floats())
-                XCTAssertLessThanOrEqual(error, 1.5e-5, "\(name) sequence \(b)")
+                XCTAssertLessThanOrEqual(error, 1e-5, "\(name) sequence \(b)")
+                worst = max(worst, error)
             }
+            print("ragged batch \(name): max rel error against each sequence alone \(worst)")
         }
     }
 
