@@ -247,6 +247,24 @@ T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx,
     const size_t esize = kind == W_F32 ? 4 : 2;
     const int nw = GEMV_NW(rows);
     const size_t chunk = gemv_chunk(K, 4);
+    if (rows <= 2) {
+        /*
+         * One or two activation rows stay in L1 whole: read each tile's weight rows whole (all chunks
+         * in turn), as long sequential streams from memory (28 against 23 GB/s on a 1.2 GB matrix).
+         */
+        for (size_t n = n0; n < n1;) {
+            int whole = n + (size_t)nw <= n1;
+            for (size_t kb = 0; kb < K; kb += chunk) {
+                size_t kc = K - kb < chunk ? K - kb : chunk;
+                const char *wk = (const char *)w + (n * ldw + kb) * esize;
+                if (whole) gemv_tile(kind, rows, nw, x + kb, ldx, wk, ldw, kc, y + n, ldy, kb > 0);
+                else gemv_tile(kind, rows, 1, x + kb, ldx, wk, ldw, kc, y + n, ldy, kb > 0);
+            }
+            n += whole ? (size_t)nw : 1;
+        }
+        return;
+    }
+    /* More rows: a k chunk of them stays in L1 while every weight tile passes. */
     for (size_t kb = 0; kb < K; kb += chunk) {
         size_t kc = K - kb < chunk ? K - kb : chunk;
         const char *wk = (const char *)w + kb * esize;
