@@ -275,13 +275,6 @@ T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx,
     }
 }
 
-/*
- * Many rows with the streaming kernel's arithmetic: the same k chunks, the same 16-lane partial sums and
- * the same lane reduction, so a row's result never depends on how many rows share the call (a sequence
- * gets the same numbers alone, in a ragged batch, or decoding). DOT_NW weight rows of a k chunk are
- * widened once into an f32 block that stays in L1 while up to DOT_MO activation rows pass by, DOT_MR
- * at a time (24 accumulators, 6 weight vectors and one activation vector in 31 registers).
- */
 /* ---------- the same product for many rows ---------- */
 
 /*
@@ -307,19 +300,17 @@ T512I void store_row_pairs(const int rows, const int NW, const __m512 *acc, floa
     }
 }
 
-
 enum {
     DOT_MR = 3,          /* activation rows per micro-kernel call */
     DOT_NW = 8,          /* weight rows per block: 24 accumulators, 3 activation vectors, 1 weight vector */
     DOT_MO = 96,         /* activation rows per pass over a block (their chunk stays in L2) */
-    DOT_NG = 256,        /* output columns per group */
     DOT_KC_MAX = 1024,   /* largest gemv_chunk(K, 4) */
     DOT_AHEAD = 128,     /* floats: activation rows are prefetched this far ahead of the loads */
 };
 
 /*
  * rows x NW outputs over one k chunk, weights from the widened block. Every accumulator receives its
- * FMAs in gemv_tile's order and is reduced by store_sums, so the sums are bit-identical to the
+ * FMAs in gemv_tile's order and is reduced by the same tree, so the sums are bit-identical to the
  * streaming kernel's; only the blocking differs (activation vectors stay in registers while the
  * weight vectors pass).
  */
@@ -373,32 +364,28 @@ T512I void gemm_rows(const int kind, const float *x, size_t ldx, const void *w, 
         size_t kc = K - kb < chunk ? K - kb : chunk;
         /* One spare line per row, so that rows of a 4 KB-multiple chunk do not share an L1 set. */
         size_t ldb = ((kc + 15) & ~(size_t)15) + 16;
-        /* Column groups keep the outputs being summed (DOT_MO x DOT_NG) in L2 beside the activations. */
-        for (size_t ng = n0; ng < n1; ng += DOT_NG) {
-            size_t nend = n1 - ng < DOT_NG ? n1 : ng + DOT_NG;
-            for (size_t mo = 0; mo < M; mo += DOT_MO) {
-                size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
-                for (size_t nb = ng; nb < nend; nb += DOT_NW) {
-                    size_t nw = nend - nb < DOT_NW ? nend - nb : DOT_NW;
-                    for (size_t j = 0; j < nw; j++) {
-                        const char *row = (const char *)w + (nb + j) * ldw * esize;
-                        for (size_t k = 0; k < kc; k += 16)
-                            _mm512_store_ps(block + j * ldb + k, load_weight16(kind, row, kb + k, kc - k, 1));
-                    }
-                    /*
-                     * The next block's weight rows are short streams that hardware prefetchers pick up
-                     * too late: fetch them into L2 a few lines per tile while this block is used.
-                     */
-                    size_t next = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
-                    const char *ahead = (const char *)w + ((nb + DOT_NW) * ldw + kb) * esize;
-                    size_t line_count = (kc * esize + 63) / 64, lines = next * line_count, issued = 0;
-                    size_t tiles = (mend - mo + DOT_MR - 1) / DOT_MR, tile = 0;
-                    for (size_t mb = mo; mb < mend; mb += DOT_MR) {
-                        size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
-                        for (size_t until = lines * ++tile / tiles; issued < until; issued++)
-                            _mm_prefetch(ahead + issued / line_count * ldw * esize + issued % line_count * 64, _MM_HINT_T1);
-                        dot_tile(rows, nw, x + mb * ldx + kb, ldx, block, ldb, kc, y + mb * ldy + nb, ldy, kb > 0);
-                    }
+        for (size_t mo = 0; mo < M; mo += DOT_MO) {
+            size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
+            for (size_t nb = n0; nb < n1; nb += DOT_NW) {
+                size_t nw = n1 - nb < DOT_NW ? n1 - nb : DOT_NW;
+                for (size_t j = 0; j < nw; j++) {
+                    const char *row = (const char *)w + (nb + j) * ldw * esize;
+                    for (size_t k = 0; k < kc; k += 16)
+                        _mm512_store_ps(block + j * ldb + k, load_weight16(kind, row, kb + k, kc - k, 1));
+                }
+                /*
+                 * The next block's weight rows are short streams that hardware prefetchers pick up
+                 * too late: fetch them into L2 a few lines per tile while this block is used.
+                 */
+                size_t next = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
+                const char *ahead = (const char *)w + ((nb + DOT_NW) * ldw + kb) * esize;
+                size_t line_count = (kc * esize + 63) / 64, lines = next * line_count, issued = 0;
+                size_t tiles = (mend - mo + DOT_MR - 1) / DOT_MR, tile = 0;
+                for (size_t mb = mo; mb < mend; mb += DOT_MR) {
+                    size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
+                    for (size_t until = lines * ++tile / tiles; issued < until; issued++)
+                        _mm_prefetch(ahead + issued / line_count * ldw * esize + issued % line_count * 64, _MM_HINT_T1);
+                    dot_tile(rows, nw, x + mb * ldx + kb, ldx, block, ldb, kc, y + mb * ldy + nb, ldy, kb > 0);
                 }
             }
         }

@@ -39,7 +39,7 @@ struct TokenizerFile {
         var maxID = -1
         for (token, id) in vocabulary {
             var token = token
-            token.withUTF8 { modelTable.insert($0.baseAddress ?? emptyBytePointer, count: $0.count, value: Int32(id)) }
+            _ = token.withUTF8 { modelTable.insert($0.baseAddress ?? emptyBytePointer, count: $0.count, value: Int32(id)) }
             maxID = max(maxID, id)
         }
         let merges = try parseMerges(modelNode["merges"], vocabulary: modelTable, prefixLength: prefix?.utf8.count ?? 0)
