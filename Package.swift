@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels"]),
-        .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer"]),
+        .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer", "WeightFiles"]),
     ],
     swiftLanguageModes: [.v5]
 )

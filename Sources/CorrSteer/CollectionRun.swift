@@ -32,15 +32,25 @@ public struct CollectionRun {
         guard configuration.samples >= 1 else { throw RunError.noSamples("--samples must be at least 1") }
         guard configuration.checkpointEvery >= 1 else { throw RunError.invalidOption("--checkpoint-every must be at least 1") }
         var checkpoint: StatisticsCheckpoint?
+        var storedManifest: RunManifest?
         if run.exists {
             guard resume else {
                 throw RunError.invalidRun(path: run.url.path, reason: "already holds a run; pass --resume to continue it, or choose another --out")
             }
+        } else {
+            try run.requireWritable()
+        }
+        let lock = try RunLock.acquire(run, creating: true)
+        defer { withExtendedLifetime(lock) {} }
+        if run.exists {
+            try run.refuseLinks()
             let manifest = try RunManifest.load(from: run)
             guard manifest.configuration == configuration else {
                 throw RunError.mismatch("\(run.manifest.path): --resume with different options than the run was started with")
             }
             checkpoint = try StatisticsCheckpoint.load(from: run)
+            try checkpoint?.verify(against: manifest, in: run)
+            storedManifest = manifest
         }
 
         let context = try context ?? ModelContext.load(configuration.model)
@@ -66,6 +76,13 @@ public struct CollectionRun {
                       neuronpedia: resolved.neuronpediaIDs[$0.layer])
             },
             samples: train.count)
+        if let storedManifest {
+            // The checkpoint was checked against the stored manifest; the sources resolved now must be the same.
+            guard storedManifest.layers.map(\.layer) == manifest.layers.map(\.layer),
+                  storedManifest.samples == manifest.samples else {
+                throw RunError.mismatch("\(run.manifest.path): the run collects layers \(storedManifest.layers.map(\.layer)) over \(storedManifest.samples) samples, but the model, SAEs and task now resolve to layers \(manifest.layers.map(\.layer)) over \(manifest.samples) samples")
+            }
+        }
         if checkpoint == nil {
             try run.create()
             try manifest.save(to: run)
@@ -87,7 +104,11 @@ public struct CollectionRun {
             done = checkpoint.samplesDone
             successes = checkpoint.successes
             previousSeconds = checkpoint.collectionSeconds
-            _ = try log.truncate(to: done)
+            let kept = try log.truncate(to: done)
+            try checkpoint.verifyCollectionLog(in: run)
+            guard kept.enumerated().allSatisfy({ $0.offset == $0.element.index }) else {
+                throw RunError.invalidRun(path: run.collectionLog.path, reason: "sample indices are not 0..<\(done) in order")
+            }
         } else {
             statistics = Dictionary(uniqueKeysWithValues: resolved.sources.map {
                 ($0.layer, FeatureStatistics(featureCount: $0.width, options: statisticsOptions))
@@ -120,6 +141,10 @@ public struct CollectionRun {
                 stoppedOnEOS: completions.map(\.stoppedOnEOS),
                 correlationPool: configuration.pool, coefficientPool: configuration.steerPool)
             for (source, rows) in zip(resolved.sources, pooled) {
+                // Every source has statistics: built from the sources, or a checkpoint verified to hold exactly their layers.
+                guard statistics[source.layer] != nil else {
+                    throw RunError.invalidRun(path: run.checkpoint.path, reason: "has no statistics for layer \(source.layer)")
+                }
                 try rows.correlation.withUnsafeBufferPointer { correlation in
                     try rows.coefficient.withUnsafeBufferPointer { coefficient in
                         try statistics[source.layer]!.add(
@@ -138,7 +163,7 @@ public struct CollectionRun {
             sinceCheckpoint += examples.count
             let seconds = previousSeconds + Date().timeIntervalSince(started)
             if sinceCheckpoint >= checkpointEvery && done < train.count {
-                _ = try StatisticsCheckpoint.write(statistics, samplesDone: done, successes: successes, seconds: seconds, complete: false, to: run)
+                _ = try StatisticsCheckpoint.write(statistics, samplesDone: done, successes: successes, seconds: seconds, complete: false, configuration: configuration, to: run)
                 sinceCheckpoint = 0
             }
             progress.update(done: done, correct: successes)
@@ -148,7 +173,7 @@ public struct CollectionRun {
         if let dumpPooled {
             try dump.write(to: dumpPooled, sources: resolved.sources)
         }
-        _ = try StatisticsCheckpoint.write(statistics, samplesDone: done, successes: successes, seconds: seconds, complete: true, to: run)
+        _ = try StatisticsCheckpoint.write(statistics, samplesDone: done, successes: successes, seconds: seconds, complete: true, configuration: configuration, to: run)
         var finished = manifest
         finished.collectionSeconds = seconds
         finished.samplesPerSecond = seconds > 0 ? Double(done) / seconds : nil

@@ -51,6 +51,9 @@ public struct EvaluationRun {
 
     @discardableResult
     public func execute(context: ModelContext? = nil) throws -> [VariantResult] {
+        let lock = try RunLock.acquire(run)
+        defer { withExtendedLifetime(lock) {} }
+        try run.refuseLinks()
         let manifest = try RunManifest.load(from: run)
         guard FileManager.default.fileExists(atPath: run.features.path) else {
             throw RunError.invalidRun(path: run.url.path, reason: "no features.json; run `corrsteer select \(run.url.path)` first")

@@ -585,6 +585,8 @@ extension FeatureStatistics {
             let info = try file.info(name)
             guard info.shape == shape else { throw fail("tensor '\(name)' has shape \(info.shape), expected \(shape)") }
         }
+        // The first tensor's shape bounds feature_count by the file's real size before anything is allocated.
+        try checkShape(Sum.x.tensorName, [featureCount])
         var result = FeatureStatistics(featureCount: featureCount, options: .init(mutualInformationBinning: binning))
         for kind in Sum.allCases {
             try checkShape(kind.tensorName, [featureCount])
@@ -608,15 +610,50 @@ extension FeatureStatistics {
         }
         (result.rewardSum, result.rewardSquareSum, result.minimumReward, result.maximumReward) = (doubles[0], doubles[1], doubles[2], doubles[3])
         (result.sampleCount, result.successCount, result.failureCount) = (ints[0], ints[1], ints[2])
-        guard ints.allSatisfy({ $0 >= 0 }), result.successCount + result.failureCount <= result.sampleCount else {
+        guard ints.allSatisfy({ $0 >= 0 }), result.successCount <= result.sampleCount,
+              result.failureCount <= result.sampleCount - result.successCount else {
             throw fail("sample counts n=\(ints[0]), successes=\(ints[1]), failures=\(ints[2]) are inconsistent")
         }
+        try result.checkConsistency(fail: fail)
         if let binning {
             let shape = [featureCount, binning.binCount]
             try checkShape("histogram_success", shape)
             try checkShape("histogram_failure", shape)
             result.histograms = try file.int64s("histogram_success") + file.int64s("histogram_failure")
+            guard result.histograms.allSatisfy({ $0 >= 0 && $0 <= result.sampleCount }) else {
+                throw fail("a histogram count is negative or exceeds n=\(result.sampleCount)")
+            }
         }
         return result
+    }
+
+    /// Checks what every sum of real samples satisfies: finite sums, non-negative sums of squares,
+    /// per-feature counts between 0 and the samples they count, rewards within their range. A file
+    /// that fails these was damaged or edited, and selecting from it would report nonsense
+    /// (negative activation frequencies, NaN correlations).
+    private func checkConsistency(fail: (String) -> FeatureStatisticsError) throws {
+        guard rewardSum.isFinite, rewardSquareSum.isFinite, rewardSquareSum >= 0 else {
+            throw fail("reward sums sum_y=\(rewardSum), sum_yy=\(rewardSquareSum) are not finite or negative")
+        }
+        if sampleCount > 0 {
+            guard minimumReward.isFinite, maximumReward.isFinite, minimumReward <= maximumReward else {
+                throw fail("min_y=\(minimumReward), max_y=\(maximumReward) are not a finite range")
+            }
+        }
+        for kind in Sum.allCases {
+            let squares = kind == .xx || kind == .xxSuccess || kind == .xxFailure
+            if let bad = sum(kind).first(where: { !$0.isFinite || (squares && $0 < 0) }) {
+                throw fail("tensor '\(kind.tensorName)' holds \(bad), which no sum of finite activations gives")
+            }
+        }
+        let limits: [(Count, Int64)] = [
+            (.active, sampleCount), (.activeCorrect, successCount), (.activeIncorrect, failureCount),
+            (.successActive, successCount), (.failureActive, failureCount),
+        ]
+        for (kind, limit) in limits {
+            if let bad = count(kind).first(where: { $0 < 0 || $0 > limit }) {
+                throw fail("tensor '\(kind.tensorName)' holds \(bad), outside 0...\(limit)")
+            }
+        }
     }
 }

@@ -5,16 +5,25 @@ import Foundation
 public enum MergeRun {
     public static func execute(shards: [RunDirectory], into output: RunDirectory) throws {
         guard !shards.isEmpty else { throw RunError.invalidOption("merge needs at least one run") }
-        guard !output.exists else {
-            throw RunError.invalidRun(path: output.url.path, reason: "already holds a run; choose another --out")
+        try output.requireWritable()
+        var seen: [String: String] = [:]
+        for shard in shards {
+            let key = shard.url.resolvingSymlinksInPath().standardizedFileURL.path
+            if let first = seen[key] {
+                throw RunError.invalidOption("\(shard.url.path) is the same run as \(first); each shard can be merged once")
+            }
+            seen[key] = shard.url.path
         }
         var manifests: [RunManifest] = []
         var checkpoints: [StatisticsCheckpoint] = []
         for shard in shards {
+            try shard.refuseLinks()
             let manifest = try RunManifest.load(from: shard)
             guard let checkpoint = try StatisticsCheckpoint.load(from: shard), checkpoint.complete else {
                 throw RunError.invalidRun(path: shard.url.path, reason: "its collection is not complete; finish it with --resume before merging")
             }
+            try checkpoint.verify(against: manifest, in: shard)
+            try checkpoint.verifyCollectionLog(in: shard)
             manifests.append(manifest)
             checkpoints.append(checkpoint)
         }
@@ -27,11 +36,24 @@ public enum MergeRun {
                 throw RunError.mismatch("\(shard.manifest.path): collected with different options than \(shards[0].manifest.path); only shards of one collection can be merged")
             }
         }
-        let shardSpecs = manifests.compactMap(\.configuration.shard)
-        if shardSpecs.count == manifests.count, let count = shardSpecs.first?.count {
-            let indices = shardSpecs.map(\.index).sorted()
-            if indices != Array(0..<count) {
-                FileHandleOutput.warn("merging shards \(indices.map(String.init).joined(separator: ",")) of \(count): the merged statistics cover only those shards")
+        // Two runs over the same samples would count them twice: only distinct shards of one split merge.
+        if shards.count > 1 {
+            var indices: [Int: String] = [:]
+            for (shard, manifest) in zip(shards, manifests) {
+                guard let spec = manifest.configuration.shard else {
+                    throw RunError.mismatch("\(shard.url.path) is not a shard (collected without --shard): it covers the whole train split, so merging it with other runs would count samples twice")
+                }
+                guard spec.count == manifests[0].configuration.shard?.count else {
+                    throw RunError.mismatch("\(shard.url.path) is shard \(spec) but \(shards[0].url.path) is shard \(manifests[0].configuration.shard.map { "\($0)" } ?? "-"): shards of one collection share the shard count")
+                }
+                if let other = indices[spec.index] {
+                    throw RunError.mismatch("\(shard.url.path) and \(other) are both shard \(spec): merging them would count its samples twice")
+                }
+                indices[spec.index] = shard.url.path
+            }
+            let count = manifests[0].configuration.shard?.count ?? 0
+            if indices.count != count {
+                FileHandleOutput.warn("merging shards \(indices.keys.sorted().map(String.init).joined(separator: ",")) of \(count): the merged statistics cover only those shards")
             }
         }
 
@@ -43,6 +65,8 @@ public enum MergeRun {
             }
             for (layer, stats) in statistics { try merged[layer]!.merge(stats) }
         }
+        let lock = try RunLock.acquire(output, creating: true)
+        defer { withExtendedLifetime(lock) {} }
         try output.create()
         // Samples keep their shard order; indices are renumbered to the merged sequence.
         var log: [CollectedSample] = []
@@ -53,7 +77,7 @@ public enum MergeRun {
         let seconds = checkpoints.map(\.collectionSeconds).reduce(0, +)
         _ = try StatisticsCheckpoint.write(
             merged, samplesDone: samples, successes: checkpoints.map(\.successes).reduce(0, +), seconds: seconds,
-            complete: true, to: output)
+            complete: true, configuration: reference, to: output)
         var manifest = manifests[0]
         manifest.configuration = reference
         manifest.samples = samples

@@ -193,6 +193,9 @@ public enum RunReport {
 
     /// Writes `report.md` and `report.html` into the run directory, each atomically.
     public static func write(_ input: ReportInput, to run: RunDirectory) throws {
+        let lock = try RunLock.acquire(run)
+        defer { withExtendedLifetime(lock) {} }
+        try run.refuseLinks()
         try AtomicFile.write(Data(ReportMarkdown.render(input).utf8), to: run.reportMarkdown)
         try AtomicFile.write(Data(ReportHTML.render(input).utf8), to: run.reportHTML)
     }

@@ -15,10 +15,14 @@ public struct SelectionRun {
 
     @discardableResult
     public func execute() throws -> FeatureCandidates {
+        let lock = try RunLock.acquire(run)
+        defer { withExtendedLifetime(lock) {} }
+        try run.refuseLinks()
         let manifest = try RunManifest.load(from: run)
         guard let checkpoint = try StatisticsCheckpoint.load(from: run), checkpoint.complete else {
             throw RunError.invalidRun(path: run.url.path, reason: "the collection is not complete; continue it with `corrsteer collect ... --resume`")
         }
+        try checkpoint.verify(against: manifest, in: run)
         let statistics = try checkpoint.loadStatistics(in: run)
         var layers: [LayerCandidates] = []
         for facts in manifest.layers {

@@ -5,64 +5,182 @@ import WeightFiles
 /// statistics are. Statistics of a checkpoint are written to a fresh folder first; the pointer file
 /// `stats/checkpoint.json` is replaced atomically afterwards, so a kill at any moment leaves either
 /// the old or the new checkpoint whole.
+///
+/// Nothing in it is trusted: the folder must be the one its sample count names, every statistics file
+/// and the collection log must match the checksums recorded with it, the options must be the run's,
+/// and the counts inside the statistics must agree with it. A mismatch is an error, never a resume
+/// that counts samples twice.
 public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
+    public static let formatVersion = 2
+
+    public var version = StatisticsCheckpoint.formatVersion
     /// Samples (of this run's slice of the train split) already in the statistics.
     public var samplesDone: Int
+    /// Σ reward over those samples.
     public var successes: Double
-    /// Folder under `stats/` that holds `layer_L.safetensors` for every layer.
+    /// Folder under `stats/` that holds `layer_L.safetensors` for every layer: `checkpoint-` and
+    /// `samplesDone` in nine digits.
     public var folder: String
     public var layers: [Int]
     public var collectionSeconds: Double
     public var complete: Bool
+    /// `FileChecksum` of each statistics file, by file name.
+    public var checksums: [String: String]
+    /// `FileChecksum` of `collection.jsonl` as it stood at this checkpoint (exactly `samplesDone` lines).
+    public var collectionLogChecksum: String
+    /// `FileChecksum` of the collection options the statistics were gathered with.
+    public var optionsFingerprint: String
 
     enum CodingKeys: String, CodingKey {
-        case folder, layers, complete, successes
+        case version, folder, layers, complete, successes, checksums
         case samplesDone = "samples_done"
         case collectionSeconds = "collection_seconds"
+        case collectionLogChecksum = "collection_log_checksum"
+        case optionsFingerprint = "options_fingerprint"
     }
 
+    public static func folderName(samplesDone: Int) -> String { String(format: "checkpoint-%09d", samplesDone) }
+    static func isFolderName(_ name: String) -> Bool {
+        name.hasPrefix("checkpoint-") && name.count == 20 && name.dropFirst(11).allSatisfy(\.isASCII) && Int(name.dropFirst(11)) != nil
+    }
+    static func fileName(layer: Int) -> String { "layer_\(layer).safetensors" }
+
+    public static func fingerprint(_ configuration: CollectionConfiguration) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return FileChecksum.of((try? encoder.encode(configuration)) ?? Data())
+    }
+
+    /// The checkpoint of `run`, or nil before the first one; its own fields are checked for sense
+    /// (see `verify(against:)` for the checks against the run's manifest).
     public static func load(from run: RunDirectory) throws -> StatisticsCheckpoint? {
         guard FileManager.default.fileExists(atPath: run.checkpoint.path) else { return nil }
+        let path = run.checkpoint.path
+        let checkpoint: StatisticsCheckpoint
         do {
-            return try JSONDecoder().decode(StatisticsCheckpoint.self, from: Data(contentsOf: run.checkpoint))
+            let data = try Data(contentsOf: run.checkpoint)
+            guard data.count <= 16 << 20 else { throw RunError.invalidRun(path: path, reason: "is larger than 16 MiB; not a checkpoint") }
+            checkpoint = try RunFileCoding.decoder().decode(StatisticsCheckpoint.self, from: data)
+        } catch let error as RunError {
+            throw error
+        } catch DecodingError.keyNotFound(let key, _) where key.stringValue == "version" {
+            throw RunError.invalidRun(path: path, reason: "was written by an older corrsteer without checksums; start the collection again in a new --out")
         } catch {
-            throw RunError.invalidRun(path: run.checkpoint.path, reason: "unreadable checkpoint: \(error)")
+            throw RunError.invalidRun(path: path, reason: "unreadable checkpoint: \(RunError.quoted("\(error)"))")
+        }
+        func fail(_ reason: String) -> RunError { .invalidRun(path: path, reason: reason) }
+        guard checkpoint.version == formatVersion else {
+            throw fail("checkpoint version \(checkpoint.version) is not the one this build reads (\(formatVersion))")
+        }
+        guard checkpoint.samplesDone >= 0, checkpoint.samplesDone <= 1_000_000_000 else {
+            throw fail("samples_done \(checkpoint.samplesDone) is out of range")
+        }
+        guard checkpoint.folder == folderName(samplesDone: checkpoint.samplesDone) else {
+            throw fail("folder '\(RunError.quoted(checkpoint.folder))' is not \(folderName(samplesDone: checkpoint.samplesDone)), the folder of samples_done \(checkpoint.samplesDone)")
+        }
+        guard checkpoint.successes.isFinite, checkpoint.collectionSeconds.isFinite, checkpoint.collectionSeconds >= 0 else {
+            throw fail("successes \(checkpoint.successes) or collection_seconds \(checkpoint.collectionSeconds) is not a finite count")
+        }
+        guard !checkpoint.layers.isEmpty, Set(checkpoint.layers).count == checkpoint.layers.count,
+              checkpoint.layers.allSatisfy({ $0 >= 0 && $0 < 100_000 }) else {
+            throw fail("layers \(checkpoint.layers.prefix(20)) must be distinct layer indices")
+        }
+        return checkpoint
+    }
+
+    /// Checks this checkpoint against the run it belongs to: the same options, exactly the manifest's
+    /// layers, no more samples than the run collects.
+    public func verify(against manifest: RunManifest, in run: RunDirectory) throws {
+        let path = run.checkpoint.path
+        guard optionsFingerprint == Self.fingerprint(manifest.configuration) else {
+            throw RunError.invalidRun(path: path, reason: "was written with other collection options than \(run.manifest.path) records")
+        }
+        let expected = manifest.layers.map(\.layer).sorted()
+        guard layers.sorted() == expected else {
+            throw RunError.invalidRun(path: path, reason: "holds layers \(layers.sorted()) but the run collects layers \(expected)")
+        }
+        guard samplesDone <= manifest.samples else {
+            throw RunError.invalidRun(path: path, reason: "samples_done \(samplesDone) exceeds the run's \(manifest.samples) samples")
         }
     }
 
     public func statisticsURL(in run: RunDirectory, layer: Int) -> URL {
-        run.statsDirectory.appendingPathComponent(folder).appendingPathComponent("layer_\(layer).safetensors")
+        run.statsDirectory.appendingPathComponent(folder).appendingPathComponent(Self.fileName(layer: layer))
     }
 
-    /// Loads the statistics of every layer of this checkpoint.
+    /// Loads the statistics of every layer of this checkpoint after checking each file's checksum and
+    /// that its sample count and reward sum are this checkpoint's.
     public func loadStatistics(in run: RunDirectory) throws -> [Int: FeatureStatistics] {
         var result: [Int: FeatureStatistics] = [:]
-        for layer in layers { result[layer] = try FeatureStatistics.load(from: statisticsURL(in: run, layer: layer)) }
+        for layer in layers {
+            let url = statisticsURL(in: run, layer: layer)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw RunError.invalidRun(path: url.path, reason: "is missing; the checkpoint \(run.checkpoint.path) lists layer \(layer)")
+            }
+            guard let recorded = checksums[Self.fileName(layer: layer)] else {
+                throw RunError.invalidRun(path: run.checkpoint.path, reason: "has no checksum for \(Self.fileName(layer: layer))")
+            }
+            let actual = try FileChecksum.of(fileAt: url)
+            guard actual == recorded else {
+                throw RunError.invalidRun(path: url.path, reason: "checksum \(actual) differs from \(RunError.quoted(recorded)) recorded in the checkpoint; the file was changed or damaged")
+            }
+            let statistics = try FeatureStatistics.load(from: url)
+            guard statistics.sampleCount == Int64(samplesDone) else {
+                throw RunError.invalidRun(path: url.path, reason: "counts \(statistics.sampleCount) samples but the checkpoint \(samplesDone)")
+            }
+            guard abs(statistics.rewardSum - successes) <= 1e-9 * max(1, abs(successes)) else {
+                throw RunError.invalidRun(path: url.path, reason: "sums rewards to \(statistics.rewardSum) but the checkpoint records \(successes)")
+            }
+            result[layer] = statistics
+        }
         return result
     }
 
-    /// Writes `statistics` as a new checkpoint and makes it current; older checkpoint folders are removed.
+    /// Checks that the collection log is the one this checkpoint was written with.
+    public func verifyCollectionLog(in run: RunDirectory) throws {
+        let actual = FileManager.default.fileExists(atPath: run.collectionLog.path)
+            ? try FileChecksum.of(fileAt: run.collectionLog) : FileChecksum.of(Data())
+        guard actual == collectionLogChecksum else {
+            throw RunError.invalidRun(path: run.collectionLog.path, reason: "checksum \(actual) differs from \(RunError.quoted(collectionLogChecksum)) recorded in \(run.checkpoint.path); the log was changed or damaged")
+        }
+    }
+
+    /// Writes `statistics` as a new checkpoint and makes it current; older checkpoint folders and files
+    /// left by killed writes are removed. `collection.jsonl` must hold exactly `samplesDone` samples.
     public static func write(
         _ statistics: [Int: FeatureStatistics], samplesDone: Int, successes: Double, seconds: Double,
-        complete: Bool, to run: RunDirectory
+        complete: Bool, configuration: CollectionConfiguration, to run: RunDirectory
     ) throws -> StatisticsCheckpoint {
-        let folder = String(format: "checkpoint-%09d", samplesDone)
-        let checkpoint = StatisticsCheckpoint(
-            samplesDone: samplesDone, successes: successes, folder: folder, layers: statistics.keys.sorted(),
-            collectionSeconds: seconds, complete: complete)
-        let previous = try? load(from: run)
+        var checkpoint = StatisticsCheckpoint(
+            samplesDone: samplesDone, successes: successes, folder: folderName(samplesDone: samplesDone),
+            layers: statistics.keys.sorted(), collectionSeconds: seconds, complete: complete, checksums: [:],
+            collectionLogChecksum: FileManager.default.fileExists(atPath: run.collectionLog.path)
+                ? try FileChecksum.of(fileAt: run.collectionLog) : FileChecksum.of(Data()),
+            optionsFingerprint: fingerprint(configuration))
         for (layer, stats) in statistics {
-            try stats.save(to: checkpoint.statisticsURL(in: run, layer: layer), metadata: ["layer": "\(layer)"])
+            let url = checkpoint.statisticsURL(in: run, layer: layer)
+            try stats.save(to: url, metadata: ["layer": "\(layer)"])
+            checkpoint.checksums[fileName(layer: layer)] = try FileChecksum.of(fileAt: url)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(checkpoint), to: run.checkpoint)
-        if let previous, previous.folder != folder {
-            try? FileManager.default.removeItem(at: run.statsDirectory.appendingPathComponent(previous.folder))
-        }
+        try RunFileCoding.write(checkpoint, to: run.checkpoint)
+        removeLeftovers(keeping: checkpoint.folder, in: run)
         if complete {
             try AtomicFile.write(Data("\(samplesDone)\n".utf8), to: run.collectionComplete)
         }
         return checkpoint
+    }
+
+    /// Removes checkpoint folders other than `current` and the temporary files of writes a kill
+    /// interrupted. Only names corrsteer itself creates are touched, and only inside `stats/`.
+    private static func removeLeftovers(keeping current: String, in run: RunDirectory) {
+        let manager = FileManager.default
+        guard let names = try? manager.contentsOfDirectory(atPath: run.statsDirectory.path) else { return }
+        for name in names where name != current && (isFolderName(name) || (name.hasPrefix(".") && name.contains(".partial-"))) {
+            let url = run.statsDirectory.appendingPathComponent(name)
+            var status = stat()
+            // Never delete through a link (the stages refuse runs holding links; this is a second guard).
+            guard lstat(url.path, &status) == 0, status.st_mode & S_IFMT != S_IFLNK else { continue }
+            try? manager.removeItem(at: url)
+        }
     }
 }

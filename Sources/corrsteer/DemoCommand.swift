@@ -13,7 +13,7 @@ struct DemoCommand: ParsableCommand {
             which, prints the results table and the selected features, and writes the report.
             """)
 
-    @Option(help: "Run directory to write (a previous demo run there is replaced).")
+    @Option(help: "Run directory to write: a new or empty folder, or a previous demo run (replaced if the folder holds nothing else).")
     var out: String = "runs/demo"
 
     @Flag(help: "No progress on stderr.")
@@ -22,13 +22,19 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let bundle = try DemoBundle.embedded()
         let directory = RunDirectory(path: out)
+        // Only a previous demo run is replaced, and only its own files: a folder holding anything
+        // else, or another kind of run, is the user's and is never written into.
+        try directory.requireWritable(replacingRun: true)
+        let lock = try RunLock.acquire(directory, creating: true)
+        defer { withExtendedLifetime(lock) {} }
         if directory.exists {
             let previous = try RunManifest.load(from: directory)
             guard previous.configuration.task == "custom",
-                  previous.configuration.customTaskFile == bundle.configuration.customTaskFile else {
+                  previous.configuration.customTaskFile.map({ URL(fileURLWithPath: $0).lastPathComponent })
+                    == bundle.configuration.customTaskFile.map({ URL(fileURLWithPath: $0).lastPathComponent }) else {
                 throw ValidationError("\(out) holds a run that is not a demo run; choose another --out")
             }
-            try FileManager.default.removeItem(at: directory.url)
+            try directory.removeRunEntries()
         }
         if !quiet { FileHandle.standardError.write(Data("corrsteer demo: \(bundle.manifest.description)\n".utf8)) }
         let started = Date()

@@ -34,7 +34,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let run = RunDirectory(path: directory)
-        let planURL = run.plan(plan)
+        let planURL = run.plan(try RunDirectory.plainName(plan, field: "--plan"))
         guard FileManager.default.fileExists(atPath: planURL.path) else {
             let available = ((try? FileManager.default.contentsOfDirectory(atPath: run.plansDirectory.path)) ?? [])
                 .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
@@ -43,8 +43,17 @@ struct ExportCommand: ParsableCommand {
         }
         let steering = try SteeringPlan.load(from: planURL)
         let hint = modelHint ?? (try? RunManifest.load(from: run))?.model.modelType ?? steering.model ?? "unknown"
-        let url = output.map { URL(fileURLWithPath: $0) }
-            ?? run.url.appendingPathComponent("export").appendingPathComponent("\(plan).\(format.rawValue)")
+        let url: URL
+        var lock: RunLock?
+        if let output {
+            url = URL(fileURLWithPath: output)
+        } else {
+            // Written inside the run: one writer at a time, and no link may carry the file elsewhere.
+            lock = try RunLock.acquire(run)
+            try run.refuseLinks()
+            url = run.exportDirectory.appendingPathComponent("\(plan).\(format.rawValue)")
+        }
+        defer { withExtendedLifetime(lock) {} }
         try ControlVectorExport.write(steering, format: format, modelHint: hint, to: url)
         let layers = try ControlVectorExport.directions(for: steering).map { "direction.\($0.layer)" }
         FileHandle.standardError.write(Data("exported plan \(plan) (\(steering.entries.count) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position\n".utf8))
