@@ -116,7 +116,10 @@ public struct CollectionRun {
             _ = try log.truncate(to: 0)
         }
 
-        let pools: Set<Pooling> = [configuration.pool, configuration.steerPool]
+        let step = CollectionStep(
+            sources: resolved.sources, positions: configuration.positions,
+            singlePosition: task.descriptor.poolsSinglePosition,
+            correlationPool: configuration.pool, coefficientPool: configuration.steerPool)
         // Checkpoints fall on batch boundaries so a resumed run forms exactly the same batches.
         let batch = configuration.batchSize
         let checkpointEvery = (configuration.checkpointEvery + batch - 1) / batch * batch
@@ -127,33 +130,18 @@ public struct CollectionRun {
 
         while done < train.count {
             let examples = Array(train[done..<min(done + batch, train.count)])
-            let prompts = examples.map(\.zeroShotPrompt)
-            let ids = context.tokenizer.encodeBatch(prompts, addSpecialTokens: true)
-            let collector = FeatureCollector(
-                sources: resolved.sources, promptLengths: ids.map(\.count), positions: configuration.positions,
-                singlePosition: task.descriptor.poolsSinglePosition, pooling: pools)
+            let ids = context.tokenizer.encodeBatch(examples.map(\.zeroShotPrompt), addSpecialTokens: true)
             // Collection is always zero-shot, unconstrained and greedy, as in the reference (§3.3).
-            let completions = try context.complete(
-                tokenIDs: ids, maxNewTokens: task.descriptor.maxNewTokens, hooks: [collector])
-            var rewards = try task.score(examples, outputs: completions.map(\.text))
-            if configuration.reverseRewards { rewards = rewards.map { 1 - $0 } }
-            let pooled = collector.finish(
-                stoppedOnEOS: completions.map(\.stoppedOnEOS),
-                correlationPool: configuration.pool, coefficientPool: configuration.steerPool)
-            for (source, rows) in zip(resolved.sources, pooled) {
-                // Every source has statistics: built from the sources, or a checkpoint verified to hold exactly their layers.
-                guard statistics[source.layer] != nil else {
-                    throw RunError.invalidRun(path: run.checkpoint.path, reason: "has no statistics for layer \(source.layer)")
-                }
-                try rows.correlation.withUnsafeBufferPointer { correlation in
-                    try rows.coefficient.withUnsafeBufferPointer { coefficient in
-                        try statistics[source.layer]!.add(
-                            correlationRows: correlation.baseAddress!, coefficientRows: coefficient.baseAddress!,
-                            rewards: rewards)
-                    }
-                }
-                dump.append(layer: source.layer, rows: rows.correlation)
-            }
+            let (completions, rewards) = try step.run(
+                promptLengths: ids.map(\.count),
+                generate: { try context.complete(tokenIDs: ids, maxNewTokens: task.descriptor.maxNewTokens, hooks: $0) },
+                stoppedOnEOS: \.stoppedOnEOS,
+                score: { completions in
+                    let rewards = try task.score(examples, outputs: completions.map(\.text))
+                    return configuration.reverseRewards ? rewards.map { 1 - $0 } : rewards
+                },
+                into: &statistics,
+                pooled: { dump.append(layer: $0, rows: $1) })
             dump.append(rewards: rewards)
             try log.append(zip(examples, zip(completions, rewards)).enumerated().map { offset, item in
                 CollectedSample(index: done + offset, id: item.0.id, output: item.1.0.text, reward: item.1.1)

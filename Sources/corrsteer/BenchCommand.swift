@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import CorrSteer
 import Foundation
 import Tensors

@@ -1,4 +1,5 @@
 import Dispatch
+import CorrSteer
 import Foundation
 import LanguageModels
 import Tensors

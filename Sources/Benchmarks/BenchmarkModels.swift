@@ -1,3 +1,4 @@
+import CorrSteer
 import Foundation
 import LanguageModels
 import Tensors

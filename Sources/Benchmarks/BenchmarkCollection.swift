@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import CorrSteer
 import LanguageModels
 import Tensors
 
@@ -103,9 +104,10 @@ public enum CollectBenchmark {
         let setupSeconds = ModelBenchmark.seconds(since: started)
         progress("\(options.layers) random JumpReLU SAEs of width \(options.saeWidth), thresholds calibrated; setup \(String(format: "%.1f", setupSeconds)) s")
 
-        // The loop of CollectionRun.execute without tokenizer, scorer and files: generate with the
-        // capture hook, pool, add to the per-layer statistics.
+        // The product's collection step; only the tokenizer, the scorer and the files are left out.
         var statistics = Dictionary(uniqueKeysWithValues: sources.map { ($0.layer, FeatureStatistics(featureCount: $0.width)) })
+        let step = CollectionStep(sources: sources, positions: .generation, singlePosition: true,
+                                  correlationPool: .max, coefficientPool: .max)
         let generator = Generator(model: model)
         encoders.forEach { $0.resetCounters() }
         let loadBefore = SystemLoad.oneMinute()
@@ -113,16 +115,16 @@ public enum CollectBenchmark {
         var done = 0
         while done < prompts.count {
             let batch = Array(prompts[done..<min(done + options.batchSize, prompts.count)])
-            let collector = FeatureCollector(sources: sources, promptLengths: batch.map(\.count), positions: .generation,
-                                             singlePosition: true, pooling: [.max])
-            let outputs = try generator.generate(
-                GenerationRequest(prompts: batch, maxNewTokens: options.maxNewTokens, stopTokenIDs: stops), hooks: [collector])
-            // A stand-in for the scorer: rewards are a deterministic function of the first generated token.
-            let rewards = outputs.map { Double(($0.tokens.first ?? 0) & 1) }
-            let pooled = collector.finish(stoppedOnEOS: outputs.map(\.stoppedOnEOS), correlationPool: .max, coefficientPool: .max)
-            for (source, rows) in zip(sources, pooled) {
-                try statistics[source.layer]!.add(correlationRows: rows.correlation, coefficientRows: rows.coefficient, rewards: rewards)
-            }
+            _ = try step.run(
+                promptLengths: batch.map(\.count),
+                generate: {
+                    try generator.generate(
+                        GenerationRequest(prompts: batch, maxNewTokens: options.maxNewTokens, stopTokenIDs: stops), hooks: $0)
+                },
+                stoppedOnEOS: \.stoppedOnEOS,
+                // A stand-in for the scorer: rewards are a deterministic function of the first generated token.
+                score: { $0.map { Double(($0.tokens.first ?? 0) & 1) } },
+                into: &statistics)
             done += batch.count
             progress("collected \(done)/\(prompts.count)")
         }
