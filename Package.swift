@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels"]),
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
-        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels"]),
+        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer", "WeightFiles"]),
     ],
     swiftLanguageModes: [.v5]

@@ -70,20 +70,14 @@ public enum BenchmarkShape: String, CaseIterable, Sendable {
 
 /// Seeded uniform random numbers for benchmark weights and inputs (SplitMix64).
 public struct BenchmarkRandom: Sendable {
-    public var state: UInt64
+    private var generator: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [0, 1).
-    public mutating func unit() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+    public mutating func unit() -> Float { generator.nextFloat() }
 
     /// Uniform integer in `range`.
     public mutating func int(in range: ClosedRange<Int>) -> Int {

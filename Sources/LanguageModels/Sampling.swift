@@ -1,3 +1,4 @@
+import Tensors
 import Foundation
 
 /// How the next token is chosen from the logits.
@@ -17,27 +18,6 @@ public enum Sampling: Sendable, Equatable {
         if let topK, topK < 1 { throw LanguageModelError.invalidRequest("top-k must be ≥ 1, got \(topK)") }
         if let topP, !(topP > 0 && topP <= 1) { throw LanguageModelError.invalidRequest("top-p must be in (0, 1], got \(topP)") }
     }
-}
-
-/// SplitMix64: a small, fast, well-mixed generator; one per sequence.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64, stream: Int) {
-        state = seed ^ (UInt64(truncatingIfNeeded: stream) &* 0x9E37_79B9_7F4A_7C15)
-        _ = next()
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
 
 /// Picks one index from a row of logits.

@@ -42,7 +42,7 @@ public enum SAEBenchmark {
     /// Encoding `rows` rows through a random JumpReLU encoder of `dIn × dSAE` (f32, in memory) against
     /// the plain f32 product `x · W_enc` of the same shape, timed alternately in the same session.
     public static func encodeVersusGEMM(dIn: Int = 2304, dSAE: Int = 16_384, rows: Int = 64, repeats: Int = 20, seed: UInt64 = 1) -> EncodeResult {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let weight = Tensor(zeros: [dIn, dSAE])
         random.fill(weight.floatPointer, count: dIn * dSAE, scale: 1 / Float(dIn).squareRoot())
         // The same values one byte past 4-byte alignment.
@@ -107,7 +107,7 @@ public enum SAEBenchmark {
         let saes = try references.sorted { $0.key < $1.key }.map { try SparseAutoencoder.load($0.value, encoderOnly: true) }
         let t1 = now()
         let afterLoad = ProcessMemory.resident()
-        var random = SplitMix(seed: 7)
+        var random = SplitMix64(seed: 7)
         for sae in saes {
             let x = (0..<(rows * sae.dIn)).map { _ in random.nextFloat() * 2 - 1 }
             _ = sae.encode(x, rows: rows)
@@ -157,23 +157,8 @@ public enum ProcessMemory {
     }
 }
 
-/// A small deterministic generator for benchmark data.
-struct SplitMix {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
-
+extension SplitMix64 {
+    /// Benchmark data: `count` values uniform in ±`scale`.
     mutating func fill(_ p: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
         for i in 0..<count { p[i] = (nextFloat() * 2 - 1) * scale }
     }

@@ -1,5 +1,6 @@
 import CorrSteer
 import Foundation
+import Tensors
 import XCTest
 
 /// Parity with numpy / scipy (scripts/fixtures/corrsteer_metrics.py).
