@@ -35,10 +35,30 @@ public struct DemoBundle {
     public let root: URL
     public let manifest: Manifest
 
-    /// The bundle compiled into this build.
-    public static func embedded() throws -> DemoBundle {
-        guard let root = Bundle.module.url(forResource: "demo", withExtension: nil) else {
-            throw RunError.invalidRun(path: "demo", reason: "the demo files are missing from this build of corrsteer")
+    /// Where the demo files are looked for, in order: `$CORRSTEER_DEMO`; SwiftPM's resource folder
+    /// beside the executable (`swift run`, or a copy of the whole build folder); `PREFIX/share/corrsteer/demo`
+    /// for a binary installed as `PREFIX/bin/corrsteer` (scripts/install.sh).
+    ///
+    /// SwiftPM's own `Bundle.module` is not used: it stops the process when the build folder is gone,
+    /// which is exactly the case of an installed binary.
+    public static func candidateRoots(environment: [String: String] = ProcessInfo.processInfo.environment) -> [URL] {
+        var roots: [URL] = []
+        if let path = environment["CORRSTEER_DEMO"], !path.isEmpty { roots.append(URL(fileURLWithPath: path)) }
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            let folder = executable.deletingLastPathComponent()
+            roots.append(folder.appendingPathComponent("corrsteer_CorrSteer.resources/demo"))
+            roots.append(folder.deletingLastPathComponent().appendingPathComponent("share/corrsteer/demo"))
+        }
+        return roots
+    }
+
+    /// The demo files this installation has (see `candidateRoots`).
+    public static func installed() throws -> DemoBundle {
+        let roots = candidateRoots()
+        guard let root = roots.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("demo.json").path) }) else {
+            throw RunError.invalidRun(
+                path: "demo",
+                reason: "the demo files are not installed; looked in \(roots.map(\.path).joined(separator: ", ")). Install them with scripts/install.sh, or set CORRSTEER_DEMO to the folder Sources/CorrSteer/Resources/demo of a corrsteer checkout")
         }
         return try DemoBundle(root: root)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorrSteer
 
 @main
 struct CorrSteerCommand: ParsableCommand {
@@ -6,6 +7,7 @@ struct CorrSteerCommand: ParsableCommand {
         commandName: "corrsteer",
         abstract: "Find SAE features that predict a correct answer, steer with them, and measure the result.",
         discussion: "CorrSteer (arXiv 2508.12535) on the CPU, from the model, SAE and data files you already have.",
+        version: RunManifest.toolVersion,
         subcommands: [
             // One line per subcommand; each lives in its own file.
             DemoCommand.self,

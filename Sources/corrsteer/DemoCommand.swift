@@ -20,7 +20,7 @@ struct DemoCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let bundle = try DemoBundle.embedded()
+        let bundle = try DemoBundle.installed()
         let directory = RunDirectory(path: out)
         // Only a previous demo run is replaced, and only its own files: a folder holding anything
         // else, or another kind of run, is the user's and is never written into.
