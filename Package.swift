@@ -35,6 +35,7 @@ let package = Package(
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels", "Tensors"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"]),
         .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer", "WeightFiles"]),
     ],
     swiftLanguageModes: [.v5]

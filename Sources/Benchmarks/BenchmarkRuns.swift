@@ -167,8 +167,7 @@ public enum ProcessMemory {
         #if os(Linux)
         if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
             for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+                if let kb = ProcessMemory.kilobytes(inStatusLine: line) { return kb * 1024 }
             }
         }
         return 0
@@ -177,6 +176,15 @@ public enum ProcessMemory {
         getrusage(RUSAGE_SELF, &usage)
         return Int(usage.ru_maxrss)
         #endif
+    }
+}
+
+extension ProcessMemory {
+    /// The number of a /proc status line such as "VmHWM:\t    2072 kB". The kernel pads the number
+    /// to 8 columns after the tab, so from 8 digits on (≥ 10 GB) no space separates it from the tab.
+    public static func kilobytes<S: StringProtocol>(inStatusLine line: S) -> Int? {
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        return fields.count >= 2 ? Int(fields[1]) : nil
     }
 }
 
