@@ -31,7 +31,11 @@ done
 (($# == 2)) || { echo "usage: $0 [--corrsteer BIN] [--rel TOL] [--features-rel TOL] RUN_A RUN_B" >&2; exit 2; }
 A=$1 B=$2
 failures=0
-fail() { echo "  DIFFERENT: $*"; failures=$((failures + 1)); }
+# The first 12 differences are printed; the rest only counted.
+fail() {
+    failures=$((failures + 1))
+    if ((failures <= 12)); then echo "  DIFFERENT: $*"; elif ((failures == 13)); then echo "  DIFFERENT: … (further differences only counted)"; fi
+}
 bad_input() { echo "compare: error: $*" >&2; exit 2; }
 
 # checkpoint.json field (numbers and strings on one line each, as corrsteer writes it).
