@@ -40,7 +40,8 @@
 # By hand, without the submit step (settings then come from the environment, --export=ALL):
 #   mkdir -p logs
 #   jid=$(sbatch --parsable --array=0-7 deploy/slurm-collect.sh collect); jid=${jid%%;*}
-#   sbatch --dependency=afterok:$jid --kill-on-invalid-dep=yes deploy/slurm-collect.sh merge
+#   sbatch --dependency=afterok:$jid --kill-on-invalid-dep=yes --output=logs/%x-%j.out deploy/slurm-collect.sh merge
+# (SHARDS must equal the array size; the array must be 0-based: task i collects shard i.)
 #
 # Every shard writes its own run directory; `corrsteer merge` sums their statistics exactly (equal to
 # a one-process collection up to float64 addition order). Checked on a real single-node Slurm cluster
