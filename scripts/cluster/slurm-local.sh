@@ -78,7 +78,8 @@ start_munge() {
     fi
     chown munge:munge /etc/munge/munge.key
     chmod 0400 /etc/munge/munge.key
-    if live_pid "$MUNGE_PID" >/dev/null && munge_works; then return 0; fi
+    # A munged that answers is kept, whoever started it (e.g. a munge service).
+    if munge_works; then return 0; fi
     say "starting munged"
     # munged refuses to reuse a socket whose lock file is held; a stale one from a dead daemon is not.
     runuser -u munge -- /usr/sbin/munged --force
