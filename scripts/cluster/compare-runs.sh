@@ -105,12 +105,12 @@ for layer in $layers_a; do
         fail "$layer: tensors differ: $(diff <(echo "$sig_a") <(echo "$sig_b") | grep '^[<>]' | tr '\n' ' ')"
         continue
     fi
-    while read -r name dtype shape start end; do
+    while read -r name dtype _ start end; do
         [[ $name == data ]] && continue
         read -r _ _ _ start_b end_b < <(awk -v n="$name" '$1 == n' <<<"$tb")
         result=$(paste -d ' ' <(values "$fa" "$dtype" "$start" "$end" "$data_a") \
                               <(values "$fb" "$dtype" "$start_b" "$end_b" "$data_b") |
-            awk -v exact=$([[ $dtype == I* || $dtype == U* ]] && echo 1 || echo 0) -v rel="$REL" '
+            awk -v exact="$([[ $dtype == I* || $dtype == U* ]] && echo 1 || echo 0)" -v rel="$REL" '
                 function abs(v) { return v < 0 ? -v : v }
                 {
                     count++

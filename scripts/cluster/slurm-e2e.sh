@@ -72,7 +72,7 @@ SAMPLES=400
 # 2. Submit through the deploy script, as a user would (small resources for a small machine).
 log "submitting $SHARDS shards + merge with deploy/slurm-collect.sh (work folder $WORK)"
 started=$SECONDS
-submitted=$(CORRSTEER=$BIN MODEL=$DEMO/model SAE=$DEMO/sae DATA= TASK=custom SAMPLES=$SAMPLES \
+submitted=$(CORRSTEER=$BIN MODEL=$DEMO/model SAE=$DEMO/sae DATA='' TASK=custom SAMPLES=$SAMPLES \
     SHARDS=$SHARDS RUNS=runs/demo-slurm LOGS=logs AFTER_MERGE=select THREADS=1 JOB_NAME=corrsteer-e2e \
     JOB_OPTIONS="--cpus-per-task=1 --mem=1G --time=10" \
     "$ROOT/deploy/slurm-collect.sh" submit -- "${COLLECT_OPTIONS[@]}") || verdict_fail "deploy/slurm-collect.sh submit failed"
@@ -83,7 +83,7 @@ log "array job $array_job, merge job $merge_job"
 
 # 3. Wait for the merge job to end (it cannot start before the array has finished).
 job_field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<" $1"; }
-merge_state= last=
+merge_state='' last=''
 deadline=$((SECONDS + JOB_TIMEOUT))
 while ((SECONDS < deadline)); do
     line=$(scontrol show job -o "$merge_job" 2>/dev/null || true)
