@@ -3,7 +3,8 @@
 #
 #   scripts/cluster/slurm-e2e.sh [--shards N] [--keep] [--stop] path/to/corrsteer
 #
-# 1. starts the local cluster (scripts/cluster/slurm-local.sh; needs root, installs with apt),
+# 1. starts the local cluster (scripts/cluster/slurm-local.sh; needs root, installs with apt), twice
+#    (the second start must keep the running daemons),
 # 2. submits the bundled demo collection through deploy/slurm-collect.sh as a job array of N shards
 #    (default 3) plus the dependent (afterok) merge job, which also runs `corrsteer select`,
 # 3. waits for the jobs and checks that every shard task and the merge job completed with exit 0,
@@ -27,7 +28,7 @@ while (($#)); do
         --shards) SHARDS=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --stop) STOP=1; shift ;;
-        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
         -*) echo "slurm-e2e: unknown option $1" >&2; exit 2 ;;
         *) BIN=$1; shift ;;
     esac
@@ -59,6 +60,13 @@ if ! timeout "$START_TIMEOUT" "$ROOT/scripts/cluster/slurm-local.sh" start; then
     stop_cluster
     exit 3
 fi
+# Starting again must be harmless: same daemons, node still usable.
+daemons() { cat /run/slurm/slurmctld.pid /run/slurm/slurmd.pid /run/munge/munged.pid 2>/dev/null | tr '\n' ' '; }
+before=$(daemons)
+timeout "$START_TIMEOUT" "$ROOT/scripts/cluster/slurm-local.sh" start 2>/dev/null ||
+    verdict_fail "a second scripts/cluster/slurm-local.sh start failed"
+[[ $(daemons) == "$before" ]] || verdict_fail "a second slurm-local.sh start restarted the daemons ($before → $(daemons))"
+log "slurm-local.sh start is idempotent (daemons ${before% } kept)"
 
 WORK=${WORK:-$(mktemp -d /tmp/corrsteer-slurm-e2e.XXXXXX)}
 mkdir -p "$WORK"
