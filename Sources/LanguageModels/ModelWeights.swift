@@ -36,7 +36,7 @@ struct ModelWeights {
         if try tensor(lastLayer) == nil {
             throw LanguageModelError.invalidConfiguration(
                 path: location(lastLayer), field: "num_hidden_layers",
-                reason: "is \(config.layerCount) but the weights have no '\(lastLayer)'")
+                reason: "is \(config.layerCount) but tensor '\(lastLayer)' is missing from the weights")
         }
         if try tensor(pastLast) != nil {
             throw LanguageModelError.invalidConfiguration(
