@@ -3,8 +3,8 @@ extension Tensor {
     ///
     /// A value is non-finite exactly when its exponent field is all ones, so the scan tests bits
     /// instead of converting: it ORs a flag over blocks (which the compiler vectorises) and only
-    /// walks a block element by element once it holds a bad value. Cost is one read of the data
-    /// (measured: see BENCHMARKS.md / the `--allow-nonfinite` help).
+    /// walks a block element by element once it holds a bad value. Cost is one sequential read of
+    /// the data, far less than paging a memory-mapped checkpoint in from disk.
     public func firstNonFiniteIndex() -> Int? {
         let n = count
         switch dtype {
