@@ -4,6 +4,9 @@ import PackageDescription
 // Hot kernels are compiled optimised even in debug builds: the parity tests run real forward passes.
 let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffast-math", "-fno-finite-math-only"])]
 let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// Parsers of untrusted files keep Swift's bounds and overflow traps (plain -O): a check the code
+// forgot then stops the program instead of reading or allocating out of bounds.
+let parserFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
     name: "corrsteer",
@@ -20,11 +23,12 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Tensors", dependencies: ["CKernels", .target(name: "COpenBLAS", condition: .when(platforms: [.linux]))], swiftSettings: swiftFlags),
-        .target(name: "WeightFiles", dependencies: ["Tensors", "CZlib"], swiftSettings: swiftFlags),
-        .target(name: "Tokenization", swiftSettings: swiftFlags),
-        .target(name: "LanguageModels", dependencies: ["Tensors", "WeightFiles"], swiftSettings: swiftFlags),
-        .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles"], swiftSettings: swiftFlags),
-        .target(name: "Tasks", swiftSettings: swiftFlags),
+        .target(name: "InputQuoting", swiftSettings: parserFlags),
+        .target(name: "WeightFiles", dependencies: ["Tensors", "CZlib", "InputQuoting"], swiftSettings: parserFlags),
+        .target(name: "Tokenization", dependencies: ["InputQuoting"], swiftSettings: swiftFlags),
+        .target(name: "LanguageModels", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
+        .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
+        .target(name: "Tasks", dependencies: ["InputQuoting"], swiftSettings: swiftFlags),
         .target(name: "CorrSteer", dependencies: ["Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
         .target(name: "Benchmarks", dependencies: ["CorrSteer", "LanguageModels", "Tensors"], swiftSettings: swiftFlags),
         .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),

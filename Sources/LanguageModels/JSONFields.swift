@@ -57,6 +57,13 @@ struct JSONFields {
         return value
     }
 
+    /// A positive integer no larger than `limit` (a sane bound checked before anything is sized by it).
+    func positiveInt(_ key: String, atMost limit: Int) throws -> Int {
+        let value = try positiveInt(key)
+        guard value <= limit else { throw invalid(key, "\(value) is larger than the \(limit) this engine accepts") }
+        return value
+    }
+
     func double(_ key: String) throws -> Double {
         guard has(key) else { throw invalid(key, "missing") }
         guard let number = object[key] as? NSNumber, number.doubleValue.isFinite else {

@@ -32,7 +32,39 @@ public final class LanguageModel: @unchecked Sendable {
                 return try checkpoint.tensor(name)
             },
             location: { name in (try? checkpoint.file(containing: name).path) ?? directory.path })
+        func location(_ name: String) -> String { (try? checkpoint.file(containing: name).path) ?? directory.path }
+        try checkHalfPrecisionLabel(weights.layers[0].query, name: "model.layers.0.self_attn.q_proj.weight",
+                                    path: location("model.layers.0.self_attn.q_proj.weight"))
+        if !WeightValueCheck.allowsNonFinite {
+            for (name, _) in config.tensorShapes {
+                try WeightValueCheck.requireFinite(try checkpoint.tensor(name), name: name, path: location(name))
+            }
+        }
         return LanguageModel(config: config, weights: weights, directory: directory)
+    }
+
+    /// Detects BF16 data stored under an F16 label. Trained projection weights are small (std of
+    /// a few hundredths), so as F16 almost all of them lie below 0.5 in magnitude. BF16 bits have an
+    /// 8-bit exponent where F16 has 5: such small BF16 values read as F16 have exponent field 14 or
+    /// 15, i.e. magnitude in [0.5, 2). A q_proj whose sampled nonzero values nearly all land there
+    /// is BF16 mislabelled (the model would run on garbage with no NaN to show it). The check reads
+    /// at most 65,536 evenly spaced elements of one tensor, so it costs nothing next to loading.
+    static func checkHalfPrecisionLabel(_ tensor: Tensor, name: String, path: String) throws {
+        guard tensor.dtype == .f16, tensor.count >= 1024 else { return }
+        let bits = tensor.rawPointer.assumingMemoryBound(to: UInt16.self)
+        let step = max(1, tensor.count / 65_536)
+        var nonzero = 0, inBand = 0
+        for i in stride(from: 0, to: tensor.count, by: step) {
+            let magnitude = bits[i] & 0x7FFF
+            guard magnitude != 0 else { continue }
+            nonzero += 1
+            let exponent = magnitude >> 10
+            if exponent == 14 || exponent == 15 { inBand += 1 }
+        }
+        guard nonzero >= 512, inBand * 100 >= nonzero * 99 else { return }
+        throw WeightFileError.invalidTensor(
+            path: path, tensor: name,
+            reason: "is labelled F16 but \(inBand) of \(nonzero) sampled values have magnitude in [0.5, 2), the signature of BF16 data read as F16; fix the dtype in the safetensors header")
     }
 
     /// Loads a model from a folder path or a Hugging Face id found in the local cache.

@@ -94,22 +94,31 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// Fields every family shares.
     init(architecture: Architecture, fields: JSONFields, activation: FeedForwardActivation) throws {
         self.architecture = architecture
-        vocabularySize = try fields.positiveInt("vocab_size")
-        hiddenSize = try fields.positiveInt("hidden_size")
-        intermediateSize = try fields.positiveInt("intermediate_size")
-        layerCount = try fields.positiveInt("num_hidden_layers")
-        attentionHeadCount = try fields.positiveInt("num_attention_heads")
-        keyValueHeadCount = fields.has("num_key_value_heads") ? try fields.positiveInt("num_key_value_heads") : attentionHeadCount
+        let limits = Self.sizeLimits
+        vocabularySize = try fields.positiveInt("vocab_size", atMost: limits.vocabulary)
+        hiddenSize = try fields.positiveInt("hidden_size", atMost: limits.hidden)
+        intermediateSize = try fields.positiveInt("intermediate_size", atMost: limits.intermediate)
+        layerCount = try fields.positiveInt("num_hidden_layers", atMost: limits.layers)
+        attentionHeadCount = try fields.positiveInt("num_attention_heads", atMost: limits.heads)
+        keyValueHeadCount = fields.has("num_key_value_heads")
+            ? try fields.positiveInt("num_key_value_heads", atMost: limits.heads) : attentionHeadCount
         if fields.has("head_dim") {
-            headDimension = try fields.positiveInt("head_dim")
+            headDimension = try fields.positiveInt("head_dim", atMost: limits.headDimension)
         } else {
             guard hiddenSize % attentionHeadCount == 0 else {
                 throw fields.invalid("num_attention_heads", "hidden_size \(hiddenSize) is not a multiple of \(attentionHeadCount) and head_dim is absent")
             }
             headDimension = hiddenSize / attentionHeadCount
         }
-        rmsNormEpsilon = Float(try fields.optionalDouble("rms_norm_eps") ?? 1e-6)
-        maxPositionEmbeddings = try fields.optionalInt("max_position_embeddings") ?? 8192
+        // RMSNorm divides by sqrt(mean(x²) + eps): eps ≤ 0 (or one that is 0 or ∞ as a Float) gives
+        // Inf/NaN on a zero row instead of an error.
+        let epsilon = try fields.optionalDouble("rms_norm_eps") ?? 1e-6
+        rmsNormEpsilon = Float(epsilon)
+        guard epsilon > 0, rmsNormEpsilon > 0, rmsNormEpsilon.isFinite else {
+            throw fields.invalid("rms_norm_eps", "must be a positive finite number (as a 32-bit float), got \(epsilon)")
+        }
+        maxPositionEmbeddings = fields.has("max_position_embeddings")
+            ? try fields.positiveInt("max_position_embeddings", atMost: limits.positions) : 8192
         tiesWordEmbeddings = try fields.bool("tie_word_embeddings", default: architecture == .gemma2)
         self.activation = activation
         attentionScale = Float(1 / Double(headDimension).squareRoot())
@@ -120,6 +129,14 @@ public struct ModelConfiguration: Sendable, Equatable {
         declaredDType = try fields.optionalString("dtype") ?? fields.optionalString("torch_dtype")
         (ropeTheta, ropeScaling) = try Self.rope(fields)
     }
+
+    /// Upper bounds on config.json sizes. Buffers are sized from these fields before any weight is
+    /// read, so a hostile value (num_hidden_layers 10^10) must fail here rather than allocate. Each
+    /// is far above any published model (Llama-3.1-405B: 126 layers, hidden 16384, intermediate
+    /// 53248, 128 heads; Gemma-3: vocab 262144; 1M-token contexts); the weights are then checked
+    /// against the exact sizes.
+    static let sizeLimits = (vocabulary: 1 << 22, hidden: 1 << 16, intermediate: 1 << 19, layers: 1024,
+                             heads: 1024, headDimension: 1024, positions: 1 << 24)
 
     /// RoPE settings from `rope_parameters` (transformers 5) or `rope_theta` + `rope_scaling` (hub).
     private static func rope(_ fields: JSONFields) throws -> (Double, RotaryEmbedding.Llama3Scaling?) {
@@ -154,9 +171,17 @@ public struct ModelConfiguration: Sendable, Equatable {
         guard attentionHeadCount % keyValueHeadCount == 0 else {
             throw fields.invalid("num_key_value_heads", "\(keyValueHeadCount) does not divide num_attention_heads \(attentionHeadCount)")
         }
+        guard keyValueHeadCount <= attentionHeadCount else {
+            throw fields.invalid("num_key_value_heads", "\(keyValueHeadCount) is more than num_attention_heads \(attentionHeadCount)")
+        }
         guard headDimension % 2 == 0 else { throw fields.invalid("head_dim", "rotary embedding needs an even head_dim, got \(headDimension)") }
         if let slidingWindow, slidingWindow <= 0 {
             throw fields.invalid("sliding_window", "must be positive, got \(slidingWindow)")
+        }
+        guard ropeTheta > 0 else { throw fields.invalid("rope_theta", "must be positive, got \(ropeTheta)") }
+        // A softcap divides the logits (cap · tanh(x / cap)): zero or negative gives NaN or flips signs.
+        for (key, cap) in [("attn_logit_softcapping", attentionLogitSoftcap), ("final_logit_softcapping", finalLogitSoftcap)] {
+            if let cap, !(cap > 0 && cap.isFinite) { throw fields.invalid(key, "must be positive, got \(cap)") }
         }
         for id in [bosTokenID, padTokenID].compactMap({ $0 }) + eosTokenIDs where id < 0 || id >= vocabularySize {
             throw fields.invalid("eos_token_id", "token id \(id) is outside the vocabulary of \(vocabularySize)")

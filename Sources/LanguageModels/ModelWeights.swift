@@ -29,6 +29,20 @@ struct ModelWeights {
 
     /// `tensor(name)` returns the named tensor or nil when absent; `location(name)` names its file for errors.
     init(config: ModelConfiguration, tensor: (String) throws -> Tensor?, location: (String) -> String) throws {
+        // The layer count decides how many tensors are looked up and kept; check it against the
+        // layers the checkpoint really holds first, so a wrong num_hidden_layers is named as such.
+        let lastLayer = "model.layers.\(config.layerCount - 1).input_layernorm.weight"
+        let pastLast = "model.layers.\(config.layerCount).input_layernorm.weight"
+        if try tensor(lastLayer) == nil {
+            throw LanguageModelError.invalidConfiguration(
+                path: location(lastLayer), field: "num_hidden_layers",
+                reason: "is \(config.layerCount) but tensor '\(lastLayer)' is missing from the weights")
+        }
+        if try tensor(pastLast) != nil {
+            throw LanguageModelError.invalidConfiguration(
+                path: location(pastLast), field: "num_hidden_layers",
+                reason: "is \(config.layerCount) but the weights hold more layers ('\(pastLast)')")
+        }
         var found: [String: Tensor] = [:]
         for (name, shape) in config.tensorShapes {
             guard let t = try tensor(name) else {

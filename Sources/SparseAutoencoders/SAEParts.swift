@@ -19,6 +19,32 @@ struct SAEParts {
     var decoder: SAEDecoder
 }
 
+extension SAEParts {
+    /// Every weight the SAE holds in memory or maps, scanned for NaN/±Inf (see `WeightValueCheck`).
+    /// Decoder rows read lazily from the file are checked when they are read.
+    func requireFiniteWeights() throws {
+        guard !WeightValueCheck.allowsNonFinite else { return }
+        try WeightValueCheck.requireFinite(encoder.weight.tensor, name: "W_enc", path: path)
+        var vectors: [(String, [Float])] = []
+        switch encoder.activation {
+        case let .relu(bias): vectors.append(("b_enc", bias))
+        case let .jumpReLU(bias, thresholds): vectors += [("b_enc", bias), ("threshold", thresholds)]
+        case let .topK(bias, _, scales): vectors += [("b_enc", bias), ("decoder norms", scales ?? [])]
+        case let .gated(gateBias, magnitudeScale, magnitudeBias):
+            vectors += [("b_gate", gateBias), ("r_mag", magnitudeScale), ("b_mag", magnitudeBias)]
+        }
+        vectors += [("b_dec (input shift)", encoder.inputShift ?? []), ("b_dec", decoder.bias),
+                    ("decoder scales", decoder.featureScales ?? [])]
+        for (name, values) in vectors { try WeightValueCheck.requireFinite(values, name: name, path: path) }
+        switch decoder.source {
+        case let .rows(tensor), let .columns(tensor):
+            if decoder.isLoaded { try WeightValueCheck.requireFinite(tensor, name: "W_dec", path: path) }
+        case .npzMember:
+            break
+        }
+    }
+}
+
 /// Shape checks and layout conversions the loaders share.
 enum SAEWeights {
     static func check(_ tensor: Tensor, _ name: String, is expected: [Int], path: String) throws {

@@ -79,6 +79,7 @@ public final class SparseAutoencoder: @unchecked Sendable {
         case .llamaScope:
             parts = try LlamaScopeLoader.load(folder: reference.url, layer: reference.layer, encoderOnly: encoderOnly, options: options)
         }
+        try parts.requireFiniteWeights()
         return SparseAutoencoder(parts)
     }
 
@@ -107,7 +108,12 @@ public final class SparseAutoencoder: @unchecked Sendable {
     /// reconstruction (W_dec row, with any folded scaling and TopK norm rescaling applied).
     /// Only those rows are read.
     public func decoderRows(_ features: [Int]) throws -> [[Float]] {
-        try decoder.rows(features, path: path)
+        let rows = try decoder.rows(features, path: path)
+        // A lazily read decoder was not scanned at load; the rows asked for are checked here.
+        for (feature, row) in zip(features, rows) {
+            try WeightValueCheck.requireFinite(row, name: "W_dec row \(feature)", path: path)
+        }
+        return rows
     }
 
     /// b_dec in the units of `decoderRows` (what `decode` adds on top of the rows).

@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 
 /// Scores with a program of the user's: `/bin/sh -c COMMAND` reads one JSON object per line on stdin,
 /// `{"id", "prompt", "output", "gold"}`, and writes one per line on stdout, `{"id", "score"}`, with
@@ -44,6 +45,9 @@ public struct ExternalCommandScorer: Scorer {
             throw TaskError.scorerTimedOut(command: command, seconds: timeout)
         } catch ShellCommand.Failure.couldNotStart(let reason) {
             throw TaskError.scorerFailed(command: command, reason: "could not start /bin/sh: \(reason)")
+        } catch let ShellCommand.Failure.lineTooLong(line, limit) {
+            throw TaskError.scorerMalformedOutput(
+                command: command, line: line, reason: "longer than \(limit) bytes (expected one short JSON object per line); the command was stopped")
         } catch ShellCommand.Failure.outputLeftOpen {
             throw TaskError.scorerFailed(command: command, reason: "it exited but a child process kept its output open")
         }
@@ -105,10 +109,10 @@ public struct ExternalCommandScorer: Scorer {
             if PythonText.strip(text).isEmpty { continue }
             let (id, score) = try parse(text, line: lineNumber)
             guard let index = position[id] else {
-                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "id '\(id)' was not among the items sent")
+                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "id '\(QuotedInput.escaped(id))' was not among the items sent")
             }
             if scores[index] != nil {
-                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "id '\(id)' was scored twice")
+                throw TaskError.scorerMalformedOutput(command: command, line: lineNumber, reason: "id '\(QuotedInput.escaped(id))' was scored twice")
             }
             scores[index] = score
         }
@@ -153,7 +157,7 @@ public struct ExternalCommandScorer: Scorer {
     }
 
     private static func excerpt(_ text: String) -> String {
-        text.count > 80 ? String(text.prefix(80)) + "…" : text
+        QuotedInput.escaped(text, limit: 80, escapingQuotes: false)
     }
 
     private static func stderrTail(_ data: Data) -> String {

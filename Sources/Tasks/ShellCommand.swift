@@ -20,7 +20,15 @@ struct ShellCommand {
         case couldNotStart(String)
         case timedOut
         case outputLeftOpen
+        /// Standard output line `line` (1-based) exceeded `limit` bytes; the command was killed.
+        case lineTooLong(line: Int, limit: Int)
     }
+
+    /// Longest standard output line kept. Output is read as it arrives and a longer line stops the
+    /// command, so a runaway scorer (a 300 MB line) cannot make us hold all of it.
+    static let maxLineLength = 1 << 20
+    /// Only the end of standard error is kept: it is quoted in errors, and its last lines say why.
+    static let keptErrorBytes = 1 << 16
 
     let command: String
     let timeout: Double
@@ -59,8 +67,35 @@ struct ShellCommand {
         for (pipe, isError) in [(stdoutPipe, false), (stderrPipe, true)] {
             readers.enter()
             DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collected.store(data, isError: isError)
+                let handle = pipe.fileHandleForReading
+                var data = Data()
+                var line = 1, lineLength = 0
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    if isError {
+                        data.append(chunk)
+                        if data.count > 2 * Self.keptErrorBytes { data = data.suffix(Self.keptErrorBytes) }
+                        continue
+                    }
+                    var overflow = false
+                    for byte in chunk {
+                        if byte == UInt8(ascii: "\n") {
+                            line += 1
+                            lineLength = 0
+                        } else {
+                            lineLength += 1
+                            if lineLength > Self.maxLineLength { overflow = true; break }
+                        }
+                    }
+                    if overflow {
+                        collected.markOverflow(line: line)
+                        self.kill(process)
+                        break
+                    }
+                    data.append(chunk)
+                }
+                collected.store(isError ? data.suffix(Self.keptErrorBytes) : data, isError: isError)
                 readers.leave()
             }
         }
@@ -78,9 +113,13 @@ struct ShellCommand {
         // A background child may still hold stdout open after the shell exits.
         if readers.wait(timeout: max(deadline, .now() + 1)) == .timedOut {
             kill(process)
+            if let line = collected.snapshot().overflowLine { throw Failure.lineTooLong(line: line, limit: Self.maxLineLength) }
             throw Failure.outputLeftOpen
         }
         let output = collected.snapshot()
+        if let line = output.overflowLine {
+            throw Failure.lineTooLong(line: line, limit: Self.maxLineLength)
+        }
         return Result(
             exitStatus: process.terminationStatus,
             killedBySignal: process.terminationReason == .uncaughtSignal,
@@ -132,6 +171,13 @@ private final class CollectedOutput: @unchecked Sendable {
     private let lock = NSLock()
     private var standardOutput = Data()
     private var standardError = Data()
+    private var overflowLine: Int?
+
+    func markOverflow(line: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        overflowLine = line
+    }
 
     func store(_ data: Data, isError: Bool) {
         lock.lock()
@@ -139,9 +185,9 @@ private final class CollectedOutput: @unchecked Sendable {
         if isError { standardError = data } else { standardOutput = data }
     }
 
-    func snapshot() -> (standardOutput: Data, standardError: Data) {
+    func snapshot() -> (standardOutput: Data, standardError: Data, overflowLine: Int?) {
         lock.lock()
         defer { lock.unlock() }
-        return (standardOutput, standardError)
+        return (standardOutput, standardError, overflowLine)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 
 /// Everything that can go wrong while reading a task's data, building its splits or scoring it.
 /// Each case names the file (and line, where there is one) so the message alone says what to fix.
@@ -23,44 +24,49 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
     case scorerMalformedOutput(command: String, line: Int, reason: String)
 
     public var description: String {
+        // Answers, field names, column headers, categories and reasons can quote the data files or a
+        // scorer's output: clip and escape them so each error stays one short line.
+        func input(_ text: String) -> String { QuotedInput.escaped(text) }
+        func said(_ reason: String) -> String { QuotedInput.bounded(reason) }
+        func list(_ items: [String]) -> String { QuotedInput.bounded(items.map(input).joined(separator: ", ")) }
         switch self {
         case let .unknownTask(name, known):
-            return "unknown task '\(name)'; known tasks: \(known.joined(separator: ", "))"
+            return "unknown task '\(input(name))'; known tasks: \(known.joined(separator: ", "))"
         case let .missingFile(path, task):
             return "\(path): file not found (needed by task '\(task)')"
         case let .unreadableFile(path, reason):
-            return "\(path): cannot read file: \(reason)"
+            return "\(path): cannot read file: \(said(reason))"
         case let .invalidUTF8(path, line):
             return "\(path):\(line): text is not valid UTF-8"
         case let .malformedJSONLine(path, line, reason):
-            return "\(path):\(line): not a valid JSON object line: \(reason)"
+            return "\(path):\(line): not a valid JSON object line: \(said(reason))"
         case let .missingField(path, line, field):
-            return "\(path):\(line): missing field '\(field)'"
+            return "\(path):\(line): missing field '\(input(field))'"
         case let .wrongFieldType(path, line, field, expected):
-            return "\(path):\(line): field '\(field)' must be \(expected)"
+            return "\(path):\(line): field '\(input(field))' must be \(expected)"
         case let .invalidValue(path, line, field, reason):
-            return "\(path):\(line): field '\(field)': \(reason)"
+            return "\(path):\(line): field '\(input(field))': \(said(reason))"
         case let .answerOutOfRange(path, line, answer, choiceCount):
-            return "\(path):\(line): answer '\(answer)' is out of range for \(choiceCount) choices"
+            return "\(path):\(line): answer '\(input(answer))' is out of range for \(choiceCount) choices"
         case let .malformedCSV(path, line, reason):
-            return "\(path):\(line): malformed CSV: \(reason)"
+            return "\(path):\(line): malformed CSV: \(said(reason))"
         case let .missingColumn(path, column, found):
-            return "\(path):1: missing column '\(column)' (header has: \(found.joined(separator: ", ")))"
+            return "\(path):1: missing column '\(input(column))' (header has: \(list(found)))"
         case let .emptyDataset(path, detail):
-            return "\(path): no examples (\(detail))"
+            return "\(path): no examples (\(said(detail)))"
         case let .tooFewExamples(task, count, minimum, rule):
             return "task '\(task)' has \(count) examples, but the split \(rule) needs at least \(minimum)"
         case let .unknownCategory(task, category, known):
-            let list = known.isEmpty ? "this task has no categories" : "known: \(known.joined(separator: ", "))"
-            return "task '\(task)' has no category '\(category)' (\(list))"
+            let list = known.isEmpty ? "this task has no categories" : "known: \(list(known))"
+            return "task '\(task)' has no category '\(input(category))' (\(list))"
         case let .invalidOption(name, reason):
-            return "option \(name): \(reason)"
+            return "option \(name): \(said(reason))"
         case let .scorerFailed(command, reason):
-            return "scorer command `\(command)` failed: \(reason)"
+            return "scorer command `\(command)` failed: \(said(reason))"
         case let .scorerTimedOut(command, seconds):
             return "scorer command `\(command)` did not finish within \(Self.format(seconds)) s and was killed"
         case let .scorerMalformedOutput(command, line, reason):
-            return "scorer command `\(command)`: output line \(line): \(reason)"
+            return "scorer command `\(command)`: output line \(line): \(said(reason))"
         }
     }
 

@@ -35,6 +35,23 @@ indirect enum PostProcessor {
         }
     }
 
+    /// Every id the post-processor can add (checked against the vocabulary at load).
+    var specialIDs: [Int32] {
+        switch self {
+        case let .template(pieces):
+            return pieces.flatMap { piece -> [Int32] in
+                if case let .special(ids) = piece { return ids }
+                return []
+            }
+        case let .wrap(leading, trailing):
+            return [leading, trailing]
+        case let .sequence(steps):
+            return steps.flatMap(\.specialIDs)
+        case .identity:
+            return []
+        }
+    }
+
     /// The ids a template puts before the sequence (to find the BOS token without a config file).
     var leadingSpecialIDs: [Int32] {
         switch self {

@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 
 /// Everything that can go wrong while loading a tokenizer, rendering a chat or reading token
 /// streams. Each case names the file (or stream) and what is wrong with it, in one sentence.
@@ -29,21 +30,27 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case invalidInputLine(source: String, line: Int, reason: String)
 
     public var description: String {
+        // Fields, tokens, types and template messages can hold anything the file holds (a 1 MB merge
+        // string, control characters): quote them clipped and escaped so the error stays one short line.
+        func input(_ text: String) -> String { QuotedInput.escaped(text) }
+        // Field paths may embed an already quoted token (`model.vocab["…"]`).
+        func fieldPath(_ text: String) -> String { QuotedInput.bounded(text) }
+        func said(_ reason: String) -> String { QuotedInput.bounded(reason) }
         switch self {
         case let .unreadableFile(path, reason):
-            return "\(path): cannot be read (\(reason))"
+            return "\(path): cannot be read (\(said(reason)))"
         case let .invalidJSON(path, reason):
-            return "\(path): not valid JSON (\(reason))"
+            return "\(path): not valid JSON (\(said(reason)))"
         case let .missingField(path, field):
-            return "\(path): missing field \"\(field)\""
+            return "\(path): missing field \"\(fieldPath(field))\""
         case let .invalidField(path, field, reason):
-            return "\(path): field \"\(field)\" \(reason)"
+            return "\(path): field \"\(fieldPath(field))\" \(said(reason))"
         case let .unsupportedModel(path, type):
-            return "\(path): tokenizer model type \"\(type)\" is not supported (only BPE is)"
+            return "\(path): tokenizer model type \"\(input(type))\" is not supported (only BPE is)"
         case let .unsupportedComponent(path, field, description):
-            return "\(path): \(field) \(description) is not supported"
+            return "\(path): \(fieldPath(field)) \(said(description)) is not supported"
         case let .mergeNotInVocabulary(path, index, token):
-            return "\(path): merge #\(index) uses or produces \"\(token)\", which is not in the vocabulary"
+            return "\(path): merge #\(index) uses or produces \"\(input(token))\", which is not in the vocabulary"
         case let .missingTokenizerFile(directory):
             return "\(directory): no tokenizer.json in this folder"
         case let .noChatTemplate(path):
@@ -51,9 +58,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case let .unknownChatTemplate(path):
             return "\(path): the chat template is not one of the known formats (Gemma-2-it, Llama-3.1-Instruct)"
         case let .chatTemplateRejected(format, message):
-            return "\(format) chat template: \(message)"
+            return "\(format) chat template: \(said(message))"
         case let .invalidInputLine(source, line, reason):
-            return "\(source) line \(line): \(reason)"
+            return "\(source) line \(line): \(said(reason))"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 
 /// The parts of a tokenizer.json, parsed and checked.
 struct TokenizerFile {
@@ -49,7 +50,7 @@ struct TokenizerFile {
             unknownID = modelTable.value(Array(unknown.utf8))
             if unknownID < 0 {
                 throw TokenizerError.invalidField(path: file, field: "model.unk_token",
-                                                  reason: "names \"\(unknown)\", which is not in the vocabulary")
+                                                  reason: "names \(QuotedInput.quoted(unknown)), which is not in the vocabulary")
             }
         }
         var encodeTable = modelTable
@@ -70,6 +71,7 @@ struct TokenizerFile {
 
         let addedTokens = try parseAddedTokens(root["added_tokens"])
         for token in addedTokens { maxID = max(maxID, Int(token.id)) }
+        try checkIDRange(maxID: maxID, entryCount: vocabulary.count + addedTokens.count, file: file)
         var tokenStrings = [String?](repeating: nil, count: maxID + 1)
         for (token, id) in vocabulary { tokenStrings[id] = token }
         var tokenTable = modelTable
@@ -79,11 +81,32 @@ struct TokenizerFile {
         }
 
         let postProcessor = try parsePostProcessor(root["post_processor"], tokenTable: tokenTable)
+        if let id = postProcessor?.specialIDs.first(where: { $0 < 0 || Int($0) >= tokenStrings.count }) {
+            throw TokenizerError.invalidField(path: file, field: "post_processor",
+                                              reason: "adds token id \(id), which no token in the file has (ids run 0..<\(tokenStrings.count))")
+        }
         let decoder = try parseDecoder(root["decoder"])
         let paddingID = try root["padding"]["pad_id"].optionalInt()
         return TokenizerFile(model: model, tokenStrings: tokenStrings, tokenTable: tokenTable, addedTokens: addedTokens,
                              normalizer: normalizer, preTokenizer: preTokenizer, postProcessor: postProcessor,
                              decoder: decoder, paddingID: paddingID)
+    }
+
+    /// Largest id a tokenizer may use. The biggest published vocabularies hold about 260k tokens; ids
+    /// index tables of that many entries, so a hostile id must not size them.
+    static let maxTokenID = 1 << 24
+
+    /// Token ids index per-id tables (`tokenStrings` and the tables built from it), allocated at the
+    /// largest id + 1. Real files number their tokens densely from 0 (added tokens continue the
+    /// model vocabulary), so the largest id must stay within the sane limit and within reach of the
+    /// number of tokens the file defines: at most half of the id range may be unused.
+    private static func checkIDRange(maxID: Int, entryCount: Int, file: String) throws {
+        let limit = min(maxTokenID, 2 * entryCount + 1024)
+        guard maxID < limit else {
+            throw TokenizerError.invalidField(
+                path: file, field: "model.vocab / added_tokens",
+                reason: "uses token id \(maxID) but defines only \(entryCount) tokens; ids must stay below \(limit)")
+        }
     }
 
     private static func inferModelType(_ node: JSONNode) -> String {
@@ -101,7 +124,7 @@ struct TokenizerFile {
         entries.reserveCapacity(object.keys.count)
         for (token, value) in zip(object.keys, object.values) {
             guard case let .integer(id) = value, id >= 0, id < 2_000_000_000 else {
-                throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(token.debugDescription)]",
+                throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(QuotedInput.quoted(token))]",
                                                   reason: "should be a non-negative integer id")
             }
             entries.append((token, id))
@@ -138,7 +161,7 @@ struct TokenizerFile {
                 }
                 guard let found = split else {
                     throw TokenizerError.invalidField(path: node.file, field: "\(node.field)[\(index)]",
-                                                      reason: "should be two tokens separated by one space, not \(line.debugDescription)")
+                                                      reason: "should be two tokens separated by one space, not \(QuotedInput.quoted(line))")
                 }
                 ids = found
                 let parts = ids.0 < 0 || ids.1 < 0 ? line.split(separator: " ", omittingEmptySubsequences: false) : []
@@ -229,7 +252,7 @@ struct TokenizerFile {
         } else if let regex = node["Regex"].stringValue {
             let metacharacters = Set("\\.^$|?*+()[]{}")
             guard !regex.contains(where: { metacharacters.contains($0) }) else {
-                throw unsupported(node, "regex \(regex.debugDescription)")
+                throw unsupported(node, "regex \(QuotedInput.quoted(regex))")
             }
             pattern = regex
         } else {
@@ -258,7 +281,7 @@ struct TokenizerFile {
             let behaviorName = try node["behavior"].string()
             guard let behavior = SplitBehavior(rawValue: behaviorName) else {
                 throw TokenizerError.invalidField(path: node.file, field: node.field + ".behavior",
-                                                  reason: "has unknown value \(behaviorName.debugDescription)")
+                                                  reason: "has unknown value \(QuotedInput.quoted(behaviorName))")
             }
             return .split(pattern, behavior, invert: try node["invert"].bool(default: false))
         case "ByteLevel":
@@ -285,7 +308,7 @@ struct TokenizerFile {
         if let name = try node["prepend_scheme"].optionalString() {
             guard let parsed = PreTokenizer.PrependScheme(rawValue: name) else {
                 throw TokenizerError.invalidField(path: node.file, field: node.field + ".prepend_scheme",
-                                                  reason: "has unknown value \(name.debugDescription)")
+                                                  reason: "has unknown value \(QuotedInput.quoted(name))")
             }
             scheme = parsed
         }
@@ -326,7 +349,10 @@ struct TokenizerFile {
             func id(_ key: String) throws -> Int32 {
                 let pair = try node[key].elements()
                 guard pair.count == 2 else { throw node[key].wrongType("a [token, id] pair") }
-                return Int32(try pair[1].int())
+                let id = try pair[1].int()
+                // Int32(_:) would trap (or, unchecked, wrap) on a hostile id.
+                guard id >= 0 && id < 2_000_000_000 else { throw pair[1].wrongType("a token id") }
+                return Int32(id)
             }
             return .wrap(leading: try id("cls"), trailing: try id("sep"))
         default:

@@ -31,20 +31,40 @@ public struct NpyHeader: Sendable, Equatable {
             throw WeightFileError.malformedHeader(path: context.path, offset: context.offset, reason: "\(context.what) does not start with the .npy magic string")
         }
         let major = Int(prefix[6])
+        let textLength: Int, length: Int
         switch major {
         case 1:
-            return 10 + Int(UInt16(prefix[8]) | UInt16(prefix[9]) << 8)
+            textLength = Int(UInt16(prefix[8]) | UInt16(prefix[9]) << 8)
+            length = 10 + textLength
         case 2, 3:
             guard prefix.count >= 12 else {
                 throw WeightFileError.truncated(path: context.path, reason: "\(context.what) ends inside its .npy header")
             }
-            let length = (0..<4).reduce(UInt32(0)) { $0 | UInt32(prefix[8 + $1]) << (8 * UInt32($1)) }
-            return 12 + Int(length)
+            textLength = Int((0..<4).reduce(UInt32(0)) { $0 | UInt32(prefix[8 + $1]) << (8 * UInt32($1)) })
+            length = 12 + textLength
         default:
             throw WeightFileError.malformedHeader(
                 path: context.path, offset: context.offset + 6, reason: "\(context.what) has .npy format version \(major); versions 1–3 are supported")
         }
+        // Readers take the preamble in one piece before the text, so a header shorter than it (a
+        // length field of 0 or 1) would make them step backwards; no real header is that short, as
+        // the dict alone needs about 50 bytes. numpy writes headers of a few hundred bytes and
+        // refuses to read ones over 10,000; a generous cap keeps a hostile length from sizing buffers.
+        guard length >= preambleLength else {
+            throw WeightFileError.malformedHeader(
+                path: context.path, offset: context.offset + 8,
+                reason: "\(context.what) declares a \(textLength)-byte .npy header text, too short to hold the header dict")
+        }
+        guard textLength <= maxHeaderTextLength else {
+            throw WeightFileError.malformedHeader(
+                path: context.path, offset: context.offset + 8,
+                reason: "\(context.what) declares a \(textLength)-byte .npy header text, more than the \(maxHeaderTextLength) accepted")
+        }
+        return length
     }
+
+    /// Longest `.npy` header text accepted (numpy itself refuses more than 10,000 bytes by default).
+    static let maxHeaderTextLength = 1 << 20
 
     /// Parses a complete header (`bytes.count` must be at least `headerLength`).
     static func parse(_ bytes: UnsafeRawBufferPointer, context: NpyContext) throws -> NpyHeader {

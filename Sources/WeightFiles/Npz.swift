@@ -166,14 +166,19 @@ public final class NpzArchive: @unchecked Sendable {
     private func readHeader(from stream: InflateStream, entry: ZipEntry, name: String) throws -> NpyHeader {
         let context = context(entry, name: name)
         let preamble = min(NpyHeader.preambleLength, entry.uncompressedSize)
-        var bytes = [UInt8](repeating: 0, count: preamble)
-        try bytes.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress!, count: preamble) }
+        // One spare byte keeps the buffer's address valid even when the member is empty.
+        var bytes = [UInt8](repeating: 0, count: preamble + 1)
+        try bytes.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress, count: preamble) }
+        bytes.removeLast()
         let length = try bytes.withUnsafeBytes { try NpyHeader.headerLength(prefix: $0, context: context) }
         guard length <= entry.uncompressedSize else {
             throw WeightFileError.truncated(path: path, reason: "member '\(entry.name)' ends inside its \(length)-byte .npy header")
         }
-        bytes += [UInt8](repeating: 0, count: length - preamble)
-        try bytes.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress! + preamble, count: length - preamble) }
+        // headerLength rejects headers shorter than the preamble, so this never shrinks.
+        let rest = length - preamble
+        bytes += [UInt8](repeating: 0, count: rest + 1)
+        try bytes.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress.map { $0 + preamble }, count: rest) }
+        bytes.removeLast()
         let header = try bytes.withUnsafeBytes { try NpyHeader.parse($0, context: context) }
         try checkSize(header, entry: entry, name: name)
         return header

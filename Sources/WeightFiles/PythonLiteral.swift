@@ -1,3 +1,4 @@
+import InputQuoting
 /// The subset of Python literal syntax that `.npy` headers use: a dict of string keys whose values
 /// are strings, booleans, integer tuples, or lists (structured dtypes, which are then rejected).
 enum PythonLiteral: Equatable {
@@ -30,7 +31,7 @@ struct PythonLiteralParser {
         case "T", "F": return .bool(try parseBool())
         default:
             if c == "-" || ("0"..."9").contains(c) { return .int(try parseInt()) }
-            throw Failure("unexpected character '\(c)' at header position \(index)")
+            throw Failure("unexpected character '\(QuotedInput.escaped(String(c)))' at header position \(index)")
         }
     }
 
@@ -74,7 +75,7 @@ struct PythonLiteralParser {
         let digits = String(String.UnicodeScalarView(scalars[start..<index]))
         // Headers written by Python 2 spell long integers with an L suffix.
         if peek() == "L" { index += 1 }
-        guard let value = Int(digits) else { throw Failure("'\(digits)' is not an integer") }
+        guard let value = Int(digits) else { throw Failure("'\(QuotedInput.escaped(digits))' is not an integer") }
         return value
     }
 
@@ -114,7 +115,7 @@ struct PythonLiteralParser {
 
     private mutating func expect(_ c: Unicode.Scalar) throws {
         guard peek() == c else {
-            throw Failure("expected '\(c)' at header position \(index), found \(peek().map { "'\($0)'" } ?? "the end")")
+            throw Failure("expected '\(c)' at header position \(index), found \(peek().map { "'\(QuotedInput.escaped(String($0)))'" } ?? "the end")")
         }
         index += 1
     }

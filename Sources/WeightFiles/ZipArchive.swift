@@ -35,6 +35,8 @@ public struct ZipArchive: Sendable {
     private static let endSignature: UInt32 = 0x0605_4b50
     private static let zip64EndSignature: UInt32 = 0x0606_4b50
     private static let zip64LocatorSignature: UInt32 = 0x0706_4b50
+    /// Largest expansion DEFLATE can achieve (RFC 1951: 258 bytes per length/distance pair of 2 bits).
+    static let maxDeflateRatio: UInt64 = 1032
 
     public init(file: MappedFile) throws {
         path = file.path
@@ -90,11 +92,16 @@ public struct ZipArchive: Sendable {
                     path: r.path, offset: e,
                     reason: "end-of-central-directory record uses ZIP64 placeholders but no ZIP64 locator precedes it")
             }
-            let record = Int(clamping: r.u64(locator + 8))
-            guard record >= 0, record + 56 <= locator, r.u32(record) == zip64EndSignature else {
+            // Compared as UInt64 before any conversion: the offset is 64 bits of untrusted input, and
+            // `offset + 56` on a converted value near Int.max would wrap (unchecked builds do not trap).
+            let recordOffset = r.u64(locator + 8)
+            guard recordOffset <= UInt64(locator), UInt64(locator) - recordOffset >= 56,
+                  r.u32(Int(recordOffset)) == zip64EndSignature else {
                 throw WeightFileError.malformedHeader(
-                    path: r.path, offset: locator, reason: "ZIP64 locator points to byte \(record), where there is no ZIP64 end record")
+                    path: r.path, offset: locator,
+                    reason: "ZIP64 locator points to byte \(recordOffset), where there is no ZIP64 end record (it must lie before byte \(locator))")
             }
+            let record = Int(recordOffset)
             guard r.u32(record + 16) == 0, r.u32(record + 20) == 0, r.u32(locator + 16) <= 1 else {
                 throw WeightFileError.malformedHeader(path: r.path, offset: record, reason: "multi-disk (split) ZIP archives are not supported")
             }
@@ -142,7 +149,7 @@ public struct ZipArchive: Sendable {
             try readZip64Extra(r, extraAt: o + 46 + nameLength, length: extraLength, member: name, fields: &fields,
                                uncompressed: &uncompressed, compressed: &compressed, offset: &localOffset)
         }
-        guard localOffset <= UInt64(r.count - 30) else {
+        guard r.count >= 30, localOffset <= UInt64(r.count - 30) else {
             throw WeightFileError.truncated(path: r.path, reason: "member '\(name)' starts at byte \(localOffset), past the end of the \(r.count)-byte file")
         }
         let local = Int(localOffset)
@@ -167,6 +174,14 @@ public struct ZipArchive: Sendable {
         case 0: compression = .stored
         case 8: compression = .deflated
         default: compression = .unsupported(method)
+        }
+        // Readers allocate the declared size up front, so it must be one the compressed bytes can
+        // produce: DEFLATE's best case is a 258-byte match per 2 bits, about 1032:1, plus a few
+        // bytes for a tiny stream. (Both sides are at most the file size × 1032: no overflow.)
+        if compression == .deflated, uncompressed > compressed * Self.maxDeflateRatio + 1024 {
+            throw WeightFileError.malformedHeader(
+                path: r.path, offset: o,
+                reason: "member '\(name)' declares \(uncompressed) bytes, more than its \(compressed) compressed bytes can inflate to (DEFLATE expands at most \(Self.maxDeflateRatio):1)")
         }
         if compression == .stored, compressed != uncompressed {
             throw WeightFileError.malformedHeader(

@@ -15,6 +15,7 @@ struct CollectCommand: ParsableCommand {
             """)
 
     @OptionGroup var collection: CollectionArguments
+    @OptionGroup var weightChecks: WeightCheckOptions
 
     @Option(help: "Run directory to create (or to continue with --resume).")
     var out: String

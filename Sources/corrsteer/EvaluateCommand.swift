@@ -11,6 +11,7 @@ struct EvaluateCommand: ParsableCommand {
     var directory: String
 
     @OptionGroup var evaluation: EvaluationArguments
+    @OptionGroup var weightChecks: WeightCheckOptions
 
     @Option(name: .customLong("batch-size"), help: "Prompts generated together (default: the collection's).")
     var batchSize: Int?

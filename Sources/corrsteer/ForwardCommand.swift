@@ -16,6 +16,8 @@ struct ForwardCommand: ParsableCommand {
               corrsteer forward --model Tests/Fixtures/models/gemma2-tiny-f32 --tokens 2,651,235 --out out.safetensors
             """)
 
+    @OptionGroup var weightChecks: WeightCheckOptions
+
     @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
     var model: String
 

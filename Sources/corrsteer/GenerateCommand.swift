@@ -18,6 +18,8 @@ struct GenerateCommand: ParsableCommand {
               corrsteer generate --model M --plan runs/x/plans/A.json --prompt "Request: ...\nResponse:"
             """)
 
+    @OptionGroup var weightChecks: WeightCheckOptions
+
     @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
     var model: String
 

@@ -15,6 +15,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var collection: CollectionArguments
     @OptionGroup var selection: SelectionArguments
     @OptionGroup var evaluation: EvaluationArguments
+    @OptionGroup var weightChecks: WeightCheckOptions
 
     @Option(help: "Run directory to create (or to continue with --resume).")
     var out: String

@@ -54,6 +54,8 @@ struct SAEEncodeCommand: ParsableCommand {
 
 /// How to find and read the SAE (shared by `sae-encode` and `sae-info`).
 struct SAEOptions: ParsableArguments {
+    @OptionGroup var weightChecks: WeightCheckOptions
+
     @Option(help: "SAE file or folder.")
     var sae: String?
 

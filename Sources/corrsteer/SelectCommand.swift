@@ -11,6 +11,7 @@ struct SelectCommand: ParsableCommand {
     var directory: String
 
     @OptionGroup var selection: SelectionArguments
+    @OptionGroup var weightChecks: WeightCheckOptions
 
     func run() throws {
         var stage = SelectionRun(run: RunDirectory(path: directory), options: selection.options)

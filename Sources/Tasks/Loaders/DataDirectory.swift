@@ -40,3 +40,12 @@ func rowsOfCategory(_ rows: [TaskRow], category: String, task: String) throws ->
     }
     return selected
 }
+
+/// Options are labelled A–Z, so a multiple-choice row needs 1 to 26 of them; anything else would
+/// print non-letters as option labels (or fail to build one) instead of naming the bad line.
+func requireChoiceCount(_ count: Int, field: String, path: String, line: Int) throws {
+    guard (1...26).contains(count) else {
+        throw TaskError.invalidValue(path: path, line: line, field: field,
+                                     reason: count == 0 ? "no choices" : "has \(count) choices; options are lettered A–Z, so at most 26")
+    }
+}

@@ -15,8 +15,15 @@ enum GSM8KData {
 
     static func rows(_ url: URL, split: String) throws -> [TaskRow] {
         try JSONLines.read(url).enumerated().map { index, record in
-            TaskRow(id: "\(split):\(index)", question: try record.string("question"), choices: nil,
-                    answer: .text(try record.string("answer")), category: nil)
+            let answer = try record.string("answer")
+            // The gold is the number after "####"; without one the whole solution text would
+            // silently become the gold and no generation could ever match it.
+            guard answer.contains("####") else {
+                throw TaskError.invalidValue(path: record.path, line: record.line, field: "answer",
+                                             reason: "has no '#### N' final answer")
+            }
+            return TaskRow(id: "\(split):\(index)", question: try record.string("question"), choices: nil,
+                           answer: .text(answer), category: nil)
         }.requireNonEmpty(url.path)
     }
 }

@@ -34,9 +34,7 @@ enum MMLUData {
     static func rows(_ url: URL, split: String) throws -> [TaskRow] {
         try JSONLines.read(url).enumerated().map { index, record in
             let choices = try record.stringArray("choices")
-            guard !choices.isEmpty else {
-                throw TaskError.invalidValue(path: record.path, line: record.line, field: "choices", reason: "no choices")
-            }
+            try requireChoiceCount(choices.count, field: "choices", path: record.path, line: record.line)
             let answer = try record.integer("answer")
             guard choices.indices.contains(answer) else {
                 throw TaskError.answerOutOfRange(path: record.path, line: record.line, answer: String(answer), choiceCount: choices.count)

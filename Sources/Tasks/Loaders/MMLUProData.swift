@@ -36,6 +36,7 @@ enum MMLUProData {
         for record in try JSONLines.read(url) {
             let options = try record.stringArray("options")
             if tenOptionsOnly && options.count != optionCount { continue }
+            try requireChoiceCount(options.count, field: "options", path: record.path, line: record.line)
             let answer = try record.string("answer")
             let letter = PythonText.upper(PythonText.strip(answer))
             let letters = (0..<options.count).map(PromptTemplate.optionLetter)
