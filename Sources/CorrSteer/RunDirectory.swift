@@ -1,3 +1,4 @@
+import InputQuoting
 import Foundation
 
 /// The files of one CorrSteer run (DESIGN.md §4). Every path a stage reads or writes comes from here.
@@ -78,7 +79,7 @@ public struct RunDirectory: Sendable {
         case let .foreign(entries):
             throw RunError.invalidRun(
                 path: url.path,
-                reason: "is not empty and is not a corrsteer run (it holds \(entries.map { "'\(RunError.quoted($0))'" }.joined(separator: ", "))); choose another \(option)")
+                reason: "is not empty and is not a corrsteer run (it holds \(entries.map { "'\(QuotedInput.escaped($0))'" }.joined(separator: ", "))); choose another \(option)")
         }
     }
 
@@ -97,7 +98,7 @@ public struct RunDirectory: Sendable {
         guard others.isEmpty else {
             throw RunError.invalidRun(
                 path: url.path,
-                reason: "holds files that are not part of the run (\(others.prefix(5).map { "'\(RunError.quoted($0))'" }.joined(separator: ", "))); move them or choose another folder")
+                reason: "holds files that are not part of the run (\(others.prefix(5).map { "'\(QuotedInput.escaped($0))'" }.joined(separator: ", "))); move them or choose another folder")
         }
         try refuseLinks()
         for name in Self.ownEntries.sorted() where name != ".lock" {
@@ -157,7 +158,7 @@ public struct RunDirectory: Sendable {
             reason = nil
         }
         if let reason {
-            throw RunError.invalidOption("\(field) '\(RunError.quoted(name))' \(reason); it must be a plain file name inside the run")
+            throw RunError.invalidOption("\(field) '\(QuotedInput.escaped(name))' \(reason); it must be a plain file name inside the run")
         }
         return name
     }

@@ -1,3 +1,4 @@
+import InputQuoting
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -97,7 +98,7 @@ public final class RunLock {
             let count = pread(descriptor, &buffer, buffer.count, 0)
             guard count > 0 else { return "holder unknown" }
             let text = String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return RunError.quoted(text)
+            return QuotedInput.escaped(text)
         }
     }
 }

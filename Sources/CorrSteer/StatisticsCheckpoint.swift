@@ -1,3 +1,4 @@
+import InputQuoting
 import Foundation
 import WeightFiles
 
@@ -66,7 +67,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         } catch DecodingError.keyNotFound(let key, _) where key.stringValue == "version" {
             throw RunError.invalidRun(path: path, reason: "was written by an older corrsteer without checksums; start the collection again in a new --out")
         } catch {
-            throw RunError.invalidRun(path: path, reason: "unreadable checkpoint: \(RunError.quoted("\(error)"))")
+            throw RunError.invalidRun(path: path, reason: "unreadable checkpoint: \(QuotedInput.escaped("\(error)"))")
         }
         func fail(_ reason: String) -> RunError { .invalidRun(path: path, reason: reason) }
         guard checkpoint.version == formatVersion else {
@@ -76,7 +77,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
             throw fail("samples_done \(checkpoint.samplesDone) is out of range")
         }
         guard checkpoint.folder == folderName(samplesDone: checkpoint.samplesDone) else {
-            throw fail("folder '\(RunError.quoted(checkpoint.folder))' is not \(folderName(samplesDone: checkpoint.samplesDone)), the folder of samples_done \(checkpoint.samplesDone)")
+            throw fail("folder '\(QuotedInput.escaped(checkpoint.folder))' is not \(folderName(samplesDone: checkpoint.samplesDone)), the folder of samples_done \(checkpoint.samplesDone)")
         }
         guard checkpoint.successes.isFinite, checkpoint.collectionSeconds.isFinite, checkpoint.collectionSeconds >= 0 else {
             throw fail("successes \(checkpoint.successes) or collection_seconds \(checkpoint.collectionSeconds) is not a finite count")
@@ -122,7 +123,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
             }
             let actual = try FileChecksum.of(fileAt: url)
             guard actual == recorded else {
-                throw RunError.invalidRun(path: url.path, reason: "checksum \(actual) differs from \(RunError.quoted(recorded)) recorded in the checkpoint; the file was changed or damaged")
+                throw RunError.invalidRun(path: url.path, reason: "checksum \(actual) differs from \(QuotedInput.escaped(recorded)) recorded in the checkpoint; the file was changed or damaged")
             }
             let statistics = try FeatureStatistics.load(from: url)
             guard statistics.sampleCount == Int64(samplesDone) else {
@@ -141,7 +142,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         let actual = FileManager.default.fileExists(atPath: run.collectionLog.path)
             ? try FileChecksum.of(fileAt: run.collectionLog) : FileChecksum.of(Data())
         guard actual == collectionLogChecksum else {
-            throw RunError.invalidRun(path: run.collectionLog.path, reason: "checksum \(actual) differs from \(RunError.quoted(collectionLogChecksum)) recorded in \(run.checkpoint.path); the log was changed or damaged")
+            throw RunError.invalidRun(path: run.collectionLog.path, reason: "checksum \(actual) differs from \(QuotedInput.escaped(collectionLogChecksum)) recorded in \(run.checkpoint.path); the log was changed or damaged")
         }
     }
 

@@ -11,14 +11,6 @@ final class RunDirectoryTests: XCTestCase {
         }
     }
 
-    func testQuotedInputIsClippedAndEscaped() {
-        XCTAssertEqual(RunError.quoted("a\nb\u{1b}[2J\\"), "a\\nb\\u{1b}[2J\\\\")
-        XCTAssertEqual(RunError.quoted("héllo"), "héllo")
-        let long = RunError.quoted(String(repeating: "x", count: 1_000_000))
-        XCTAssertLessThan(long.count, 260)
-        XCTAssertTrue(long.hasSuffix("(999800 more characters)"), long)
-    }
-
     func testOccupancyTellsRunsFromOtherFolders() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("occupancy-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
