@@ -52,11 +52,12 @@ public struct CollectionRun {
             throw RunError.noSamples("task '\(configuration.task)' has no training samples to collect\(configuration.shard.map { " in shard \($0)" } ?? "")")
         }
 
+        let stopTokenIDs = context.stopTokenIDs(paperCompat: configuration.paperCompat)
         let manifest = RunManifest(
             created: RunManifest.timestamp(), configuration: configuration,
             model: .init(path: context.directory.path, modelType: context.model.config.architecture.rawValue,
                          layers: context.model.config.layerCount, hiddenSize: context.model.config.hiddenSize,
-                         dtype: context.model.weightDType.rawValue),
+                         dtype: context.model.weightDType.rawValue, stopTokenIDs: stopTokenIDs.sorted()),
             task: .init(name: task.descriptor.name, kind: task.descriptor.kind.rawValue,
                         maxNewTokens: task.descriptor.maxNewTokens, optionStrings: task.descriptor.optionStrings,
                         train: train.count, validation: task.splits.validation.count, test: task.splits.test.count,
@@ -113,7 +114,7 @@ public struct CollectionRun {
                 singlePosition: task.descriptor.poolsSinglePosition, pooling: pools)
             // Collection is always zero-shot, unconstrained and greedy, as in the reference (§3.3).
             let completions = try context.complete(
-                tokenIDs: ids, maxNewTokens: task.descriptor.maxNewTokens, hooks: [collector])
+                tokenIDs: ids, maxNewTokens: task.descriptor.maxNewTokens, hooks: [collector], stopTokenIDs: stopTokenIDs)
             var rewards = try task.score(examples, outputs: completions.map(\.text))
             if configuration.reverseRewards { rewards = rewards.map { 1 - $0 } }
             let pooled = collector.finish(
