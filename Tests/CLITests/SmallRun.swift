@@ -42,12 +42,12 @@ struct SmallRun {
                                  "--out", (out ?? self.out).path, "--quiet"] + extra)
     }
 
-    func select(_ extra: [String] = []) throws -> CorrSteerBinary.Result {
-        try CorrSteerBinary.run(["select", out.path] + extra)
+    func select(_ extra: [String] = [], run: URL? = nil) throws -> CorrSteerBinary.Result {
+        try CorrSteerBinary.run(["select", (run ?? out).path] + extra)
     }
 
-    func evaluate(_ extra: [String] = []) throws -> CorrSteerBinary.Result {
-        try CorrSteerBinary.run(["evaluate", out.path, "--quiet"] + extra)
+    func evaluate(_ extra: [String] = [], run: URL? = nil) throws -> CorrSteerBinary.Result {
+        try CorrSteerBinary.run(["evaluate", (run ?? out).path, "--quiet"] + extra)
     }
 
     func manifestJSON(_ run: URL? = nil) throws -> [String: Any] {
@@ -55,8 +55,8 @@ struct SmallRun {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
     }
 
-    func json(_ relativePath: String) throws -> [String: Any] {
-        let url = out.appendingPathComponent(relativePath)
+    func json(_ relativePath: String, run: URL? = nil) throws -> [String: Any] {
+        let url = (run ?? out).appendingPathComponent(relativePath)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any], relativePath)
     }
 
@@ -65,8 +65,8 @@ struct SmallRun {
             .write(to: out.appendingPathComponent(relativePath))
     }
 
-    func predictions(_ variant: String) throws -> [PredictionRecord] {
-        try PredictionsFile.read(from: directory.predictions(variant: variant))
+    func predictions(_ variant: String, run: URL? = nil) throws -> [PredictionRecord] {
+        try PredictionsFile.read(from: RunDirectory(run ?? out).predictions(variant: variant))
     }
 }
 
