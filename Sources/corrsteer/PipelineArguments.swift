@@ -238,3 +238,9 @@ struct EvaluationArguments: ParsableArguments {
 func printResults(_ results: [EvaluationRun.VariantResult]) {
     print(ResultsTable.render(results.map(\.metrics)))
 }
+
+/// Prints a finished evaluation as the one JSON object of `--json` on stdout (docs/run-directory.md).
+func printResultsJSON(_ results: [EvaluationRun.VariantResult], run: RunDirectory, candidates: FeatureCandidates) throws {
+    let summary = ResultsJSON(run: run, report: run.reportHTML, metrics: results.map(\.metrics), candidates: candidates)
+    print(try summary.encoded())
+}
