@@ -77,7 +77,8 @@ public struct EvaluationRun {
 
         let baseline = try predictor.predict(task.splits.test, plan: nil, label: "baseline",
                                              partial: try partial("baseline", key: common.forVariant("baseline")))
-        var results = [try finish(variant: "baseline", predictions: baseline, baseline: nil)]
+        var results = [try finish(variant: "baseline", predictions: baseline, baseline: nil,
+                                   reversed: manifest.configuration.reverseRewards)]
         let rows = DecoderRowSource(manifest: manifest)
         for strategy in options.strategies {
             let plan: SteeringPlan
@@ -91,7 +92,8 @@ public struct EvaluationRun {
             let key = common.forVariant(strategy.rawValue, steered: true, plan: try plan.fingerprint())
             let predictions = try predictor.predict(task.splits.test, plan: plan, label: strategy.rawValue,
                                                     partial: try partial(strategy.rawValue, key: key))
-            results.append(try finish(variant: strategy.rawValue, predictions: predictions, baseline: baseline))
+            results.append(try finish(variant: strategy.rawValue, predictions: predictions, baseline: baseline,
+                                      reversed: manifest.configuration.reverseRewards))
         }
         return results
     }
@@ -126,12 +128,13 @@ public struct EvaluationRun {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?) throws -> VariantResult {
+    private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?,
+                        reversed: Bool) throws -> VariantResult {
         try PredictionsFile.write(predictions, to: run.predictions(variant: variant))
         try? FileManager.default.removeItem(at: partialURL(variant))
         var metrics = try VariantMetrics.compute(variant: variant, predictions: predictions, baseline: baseline,
                                                  bootstrap: options.bootstrap)
-        if try RunManifest.load(from: run).configuration.reverseRewards {
+        if reversed {
             metrics.notes.append("rewards reversed (--reverse): every reward, accuracy, SER and McNemar count uses 1 − the task's score")
         }
         try metrics.save(to: run.metrics(variant: variant))
