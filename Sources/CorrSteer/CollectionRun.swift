@@ -62,11 +62,12 @@ public struct CollectionRun {
             throw RunError.noSamples("task '\(configuration.task)' has no training samples to collect\(configuration.shard.map { " in shard \($0)" } ?? "")")
         }
 
+        let stopTokenIDs = context.stopTokenIDs(paperCompat: configuration.paperCompat)
         let manifest = RunManifest(
             created: RunManifest.timestamp(), configuration: configuration,
             model: .init(path: context.directory.path, modelType: context.model.config.architecture.rawValue,
                          layers: context.model.config.layerCount, hiddenSize: context.model.config.hiddenSize,
-                         dtype: context.model.weightDType.rawValue),
+                         dtype: context.model.weightDType.rawValue, stopTokenIDs: stopTokenIDs.sorted()),
             task: .init(name: task.descriptor.name, kind: task.descriptor.kind.rawValue,
                         maxNewTokens: task.descriptor.maxNewTokens, optionStrings: task.descriptor.optionStrings,
                         train: train.count, validation: task.splits.validation.count, test: task.splits.test.count,
@@ -134,7 +135,10 @@ public struct CollectionRun {
             // Collection is always zero-shot, unconstrained and greedy, as in the reference (§3.3).
             let (completions, rewards) = try step.run(
                 promptLengths: ids.map(\.count),
-                generate: { try context.complete(tokenIDs: ids, maxNewTokens: task.descriptor.maxNewTokens, hooks: $0) },
+                generate: {
+                    try context.complete(tokenIDs: ids, maxNewTokens: task.descriptor.maxNewTokens, hooks: $0,
+                                         stopTokenIDs: stopTokenIDs)
+                },
                 stoppedOnEOS: \.stoppedOnEOS,
                 score: { completions in
                     let rewards = try task.score(examples, outputs: completions.map(\.text))

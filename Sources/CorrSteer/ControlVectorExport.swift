@@ -47,11 +47,26 @@ public enum ControlVectorExport {
         return layer
     }
 
-    /// The plan's vectors summed per llama.cpp layer, layers ascending.
-    public static func directions(for plan: SteeringPlan) throws -> [Direction] {
+    /// The sites of `plan` that llama.cpp cannot steer (for example the output of layer 0, whose
+    /// `direction.0` llama.cpp rejects), in plan order without repeats.
+    public static func unexportableSites(in plan: SteeringPlan) -> [String] {
+        var sites: [String] = []
+        for entry in plan.entries where (try? llamaCppLayer(forSite: entry.site)) == nil && !sites.contains(entry.site) {
+            sites.append(entry.site)
+        }
+        return sites
+    }
+
+    /// The plan's vectors summed per llama.cpp layer, layers ascending. With `droppingUnexportable`,
+    /// vectors at sites llama.cpp cannot steer are left out (see `unexportableSites(in:)`) instead of
+    /// stopping the export; a plan left with no vector is still an error.
+    public static func directions(for plan: SteeringPlan, droppingUnexportable: Bool = false) throws -> [Direction] {
         guard !plan.entries.isEmpty else { throw ControlVectorError.emptyPlan(plan.name) }
+        let dropped = droppingUnexportable ? Set(unexportableSites(in: plan)) : []
+        let kept = plan.entries.filter { !dropped.contains($0.site) }
+        guard !kept.isEmpty else { throw ControlVectorError.nothingExportable(plan.name, dropped.sorted()) }
         var byLayer: [Int: Direction] = [:]
-        for entry in plan.entries {
+        for entry in kept {
             let layer = try llamaCppLayer(forSite: entry.site)
             var direction = byLayer[layer] ?? Direction(layer: layer, vector: [Float](repeating: 0, count: entry.vector.count), sites: [])
             guard direction.vector.count == entry.vector.count else {
@@ -67,10 +82,10 @@ public enum ControlVectorExport {
     /// GGUF metadata and tensors of a llama.cpp control vector (the layout repeng writes):
     /// `general.architecture = "controlvector"`, `controlvector.model_hint`, `controlvector.layer_count`
     /// (number of directions), and F32 tensors `direction.N` of shape [n_embd].
-    public static func gguf(for plan: SteeringPlan, modelHint: String) throws
+    public static func gguf(for plan: SteeringPlan, modelHint: String, droppingUnexportable: Bool = false) throws
         -> (metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensor])
     {
-        let directions = try directions(for: plan)
+        let directions = try directions(for: plan, droppingUnexportable: droppingUnexportable)
         let metadata: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string("controlvector")),
             ("controlvector.model_hint", .string(modelHint)),
@@ -83,13 +98,16 @@ public enum ControlVectorExport {
     /// Writes `plan` to `url` in `format`. Safetensors holds the same `direction.N` F32 tensors with
     /// metadata `controlvector.model_hint`, `controlvector.layer_count`, `corrsteer.plan` and
     /// `corrsteer.sites` (a JSON object, layers ascending: direction name → the plan sites summed into it).
-    public static func write(_ plan: SteeringPlan, format: Format, modelHint: String, to url: URL) throws {
+    /// With `droppingUnexportable`, vectors llama.cpp cannot hold are left out; returns their sites.
+    @discardableResult
+    public static func write(_ plan: SteeringPlan, format: Format, modelHint: String, to url: URL,
+                             droppingUnexportable: Bool = false) throws -> [String] {
         switch format {
         case .gguf:
-            let (metadata, tensors) = try gguf(for: plan, modelHint: modelHint)
+            let (metadata, tensors) = try gguf(for: plan, modelHint: modelHint, droppingUnexportable: droppingUnexportable)
             try GGUFWriter.write(metadata: metadata, tensors: tensors, to: url)
         case .safetensors:
-            let directions = try directions(for: plan)
+            let directions = try directions(for: plan, droppingUnexportable: droppingUnexportable)
             // Keys in layer order (JSON key sorting differs between platforms).
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes]
@@ -104,18 +122,23 @@ public enum ControlVectorExport {
                            "corrsteer.plan": plan.name, "corrsteer.sites": sitesJSON],
                 to: url)
         }
+        return droppingUnexportable ? unexportableSites(in: plan) : []
     }
 }
 
 public enum ControlVectorError: Error, CustomStringConvertible, Equatable {
     case unsupportedSite(String, String)
     case emptyPlan(String)
+    /// Every vector of the plan sits where llama.cpp cannot steer (the sites are named).
+    case nothingExportable(String, [String])
     case inconsistentDimensions(String)
 
     public var description: String {
         switch self {
         case let .unsupportedSite(site, reason): return "cannot export site \(site) as a llama.cpp control vector: \(reason)"
         case let .emptyPlan(name): return "plan \(name) has no steering vectors to export"
+        case let .nothingExportable(name, sites):
+            return "plan \(name) has no vector llama.cpp can hold: every one is at \(sites.joined(separator: ", "))"
         case let .inconsistentDimensions(name): return "plan \(name) has vectors of different sizes"
         }
     }

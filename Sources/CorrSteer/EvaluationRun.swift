@@ -69,12 +69,19 @@ public struct EvaluationRun {
         let batchSize = options.batchSize ?? manifest.configuration.batchSize
         let allowed: [Int]? = options.constrainOptions && task.descriptor.kind == .select
             ? try context.optionTokenIDs(task.descriptor.optionStrings) : nil
+        // The collection's stop set: the manifest records it; older manifests get it recomputed.
+        let stops = manifest.model.stopTokenIDs.map(Set.init)
+            ?? context.stopTokenIDs(paperCompat: manifest.configuration.paperCompat)
         let predictor = Predictor(context: context, task: task, batchSize: batchSize, allowedTokenIDs: allowed,
-                                  positions: options.positions, quiet: quiet)
+                                  positions: options.positions, stopTokenIDs: stops,
+                                  reverseRewards: manifest.configuration.reverseRewards, quiet: quiet)
+        let common = EvaluationKey(options: options, stopTokenIDs: stops.sorted(),
+                                   reverseRewards: manifest.configuration.reverseRewards)
 
         let baseline = try predictor.predict(task.splits.test, plan: nil, label: "baseline",
-                                             partial: partialURL("baseline"))
-        var results = [try finish(variant: "baseline", predictions: baseline, baseline: nil)]
+                                             partial: try partial("baseline", key: common.forVariant("baseline")))
+        var results = [try finish(variant: "baseline", predictions: baseline, baseline: nil,
+                                   reversed: manifest.configuration.reverseRewards)]
         let rows = DecoderRowSource(manifest: manifest)
         for strategy in options.strategies {
             let plan: SteeringPlan
@@ -83,11 +90,13 @@ public struct EvaluationRun {
                 plan = try storedPlan(strategy, candidates: candidates, manifest: manifest, rows: rows)
             case .pruned:
                 plan = try prunedPlan(candidates: candidates, manifest: manifest, rows: rows, predictor: predictor,
-                                      validation: task.splits.validation)
+                                      validation: task.splits.validation, key: common)
             }
+            let key = common.forVariant(strategy.rawValue, steered: true, plan: try plan.fingerprint())
             let predictions = try predictor.predict(task.splits.test, plan: plan, label: strategy.rawValue,
-                                                    partial: partialURL(strategy.rawValue))
-            results.append(try finish(variant: strategy.rawValue, predictions: predictions, baseline: baseline))
+                                                    partial: try partial(strategy.rawValue, key: key))
+            results.append(try finish(variant: strategy.rawValue, predictions: predictions, baseline: baseline,
+                                      reversed: manifest.configuration.reverseRewards))
         }
         return results
     }
@@ -96,15 +105,47 @@ public struct EvaluationRun {
         run.evalDirectory.appendingPathComponent(variant).appendingPathComponent("predictions.partial.jsonl")
     }
 
-    private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?) throws -> VariantResult {
+    private func keyURL(_ variant: String) -> URL {
+        run.evalDirectory.appendingPathComponent(variant).appendingPathComponent("evaluation.json")
+    }
+
+    /// The partial-predictions file of `variant`, made safe to continue: interrupted predictions are kept
+    /// only when `eval/VARIANT/evaluation.json` shows they were made with exactly `key` (same options,
+    /// same plan); otherwise they are removed and the variant starts again.
+    private func partial(_ variant: String, key: EvaluationKey) throws -> URL {
+        let url = partialURL(variant)
+        let stored = try? RunFileCoding.read(EvaluationKey.self, from: keyURL(variant))
+        if stored != key {
+            if FileManager.default.fileExists(atPath: url.path) {
+                let changed = stored.map { key.differences(from: $0) } ?? ["no record of its options"]
+                note("evaluate \(variant): the interrupted predictions were made with different settings (\(changed.joined(separator: ", "))); starting this variant again")
+                try FileManager.default.removeItem(at: url)
+            }
+            try RunFileCoding.write(key, to: keyURL(variant))
+        }
+        return url
+    }
+
+    private func note(_ line: String) {
+        // Always shown, even with --quiet: it explains why work is being redone.
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?,
+                        reversed: Bool) throws -> VariantResult {
         try PredictionsFile.write(predictions, to: run.predictions(variant: variant))
         try? FileManager.default.removeItem(at: partialURL(variant))
-        let metrics = try VariantMetrics.compute(variant: variant, predictions: predictions, baseline: baseline,
+        var metrics = try VariantMetrics.compute(variant: variant, predictions: predictions, baseline: baseline,
                                                  bootstrap: options.bootstrap)
+        if reversed {
+            metrics.notes.append("rewards reversed (--reverse): every reward, accuracy, SER and McNemar count uses 1 − the task's score")
+        }
         try metrics.save(to: run.metrics(variant: variant))
         return VariantResult(variant: variant, metrics: metrics)
     }
 
+    /// The stored S or A plan, or — when `select` wrote none — one rebuilt from features.json with the
+    /// recorded `--decode`.
     private func storedPlan(_ strategy: SteeringStrategy, candidates: FeatureCandidates, manifest: RunManifest,
                             rows: DecoderRowSource) throws -> SteeringPlan {
         let url = run.plan(strategy.rawValue)
@@ -112,21 +153,48 @@ public struct EvaluationRun {
         let plan = try SteeringPlan.build(
             name: strategy.rawValue, strategy: strategy, source: "features.json", model: manifest.model.path,
             sae: manifest.configuration.sae, choices: try candidates.choices(for: strategy, skippingEmptyLayers: true),
-            decoderRows: rows.rows)
+            decoderBiasMode: decoderBiasMode(candidates, manifest), decoderRows: rows.rows, decoderBias: rows.bias)
         try plan.save(to: url)
         return plan
     }
 
+    private func decoderBiasMode(_ candidates: FeatureCandidates, _ manifest: RunManifest) -> DecoderBiasMode {
+        DecoderBiasMode(decode: candidates.decode ?? false, paperCompat: manifest.configuration.paperCompat)
+    }
+
     /// CorrSteer-P (method §5.4): each layer's feature alone on the validation split; the layers that
-    /// beat the unsteered validation accuracy strictly are steered together.
+    /// beat the unsteered validation accuracy strictly are steered together. Every validation plan and
+    /// the final plan are built from the selection with the run's `--decode` mode, so under
+    /// `--paper-compat --decode` each single-layer plan and P's lowest kept layer carry b_dec, as in the
+    /// reference.
     private func prunedPlan(candidates: FeatureCandidates, manifest: RunManifest, rows: DecoderRowSource,
-                            predictor: Predictor, validation: [TaskExample]) throws -> SteeringPlan {
+                            predictor: Predictor, validation: [TaskExample], key common: EvaluationKey) throws -> SteeringPlan {
         guard !validation.isEmpty else {
             throw RunError.noSamples("CorrSteer-P needs a validation split, and task '\(manifest.configuration.task)' has none")
         }
         let all = try storedPlan(.allLayers, candidates: candidates, manifest: manifest, rows: rows)
+        let choices = all.entries.map {
+            SteeringChoice(layer: $0.layer, site: $0.site, feature: $0.feature, coefficient: $0.coefficient, correlation: $0.correlation)
+        }
+        let mode = decoderBiasMode(candidates, manifest)
+        func plan(_ name: String, _ choices: [SteeringChoice]) throws -> SteeringPlan {
+            try SteeringPlan.build(name: name, strategy: .pruned, source: "features.json + validation (eval/P/validation.json)",
+                                   model: all.model, sae: all.sae, choices: choices, decoderBiasMode: mode,
+                                   decoderRows: rows.rows, decoderBias: rows.bias)
+        }
         let ledgerURL = run.evalDirectory.appendingPathComponent("P").appendingPathComponent("validation.json")
-        var ledger = (try? RunFileCoding.read(ValidationLedger.self, from: ledgerURL)) ?? ValidationLedger()
+        var key = common.forVariant("P validation", steered: true, plan: try all.fingerprint())
+        key.validationLimit = options.validationLimit
+        key.decoderBias = mode
+        var ledger = ValidationLedger(key: key)
+        if let stored = try? RunFileCoding.read(ValidationLedger.self, from: ledgerURL) {
+            if stored.key == key {
+                ledger = stored
+            } else {
+                let changed = stored.key.map { key.differences(from: $0) } ?? ["no record of its options"]
+                note("evaluate P: the stored validation accuracies were measured with different settings (\(changed.joined(separator: ", "))); validating again")
+            }
+        }
         func accuracy(_ plan: SteeringPlan?, label: String) throws -> Double {
             let predictions = try predictor.predict(validation, plan: plan, label: label, partial: nil)
             return predictions.map(\.reward).reduce(0, +) / Double(predictions.count)
@@ -136,27 +204,94 @@ public struct EvaluationRun {
             try RunFileCoding.write(ledger, to: ledgerURL)
         }
         let baseline = ledger.baseline ?? 0
-        for entry in all.entries where ledger.layers["\(entry.layer)"] == nil {
-            var single = all
-            single.name = "P-layer-\(entry.layer)"
-            single.entries = [entry]
-            ledger.layers["\(entry.layer)"] = try accuracy(single, label: "P validation layer \(entry.layer)")
+        for choice in choices where ledger.layers["\(choice.layer)"] == nil {
+            let single = try plan("P-layer-\(choice.layer)", [choice])
+            ledger.layers["\(choice.layer)"] = try accuracy(single, label: "P validation layer \(choice.layer)")
             try RunFileCoding.write(ledger, to: ledgerURL)
         }
-        var pruned = all
-        pruned.name = "P"
-        pruned.strategy = .pruned
-        pruned.source = "features.json + validation (eval/P/validation.json)"
-        pruned.entries = all.entries.filter { (ledger.layers["\($0.layer)"] ?? 0) > baseline }
+        let pruned = try plan("P", choices.filter { (ledger.layers["\($0.layer)"] ?? 0) > baseline })
         try pruned.save(to: run.plan("P"))
         return pruned
     }
 }
 
-/// CorrSteer-P's validation accuracies, saved after every layer so a restart skips finished layers.
+/// CorrSteer-P's validation accuracies, saved after every layer so a restart skips finished layers, with
+/// the settings they were measured with (a restart with other settings measures again).
 struct ValidationLedger: Codable {
+    var key: EvaluationKey?
     var baseline: Double?
     var layers: [String: Double] = [:]
+
+    init(key: EvaluationKey) { self.key = key }
+}
+
+/// Everything besides the test items that decides a variant's predictions: stored in
+/// `eval/VARIANT/evaluation.json` (and in `eval/P/validation.json`), compared before partial results are reused.
+struct EvaluationKey: Codable, Equatable {
+    var version = 1
+    var variant: String
+    var fewShot: Int
+    var chainOfThought: Bool
+    var constrainOptions: Bool
+    /// Where steering adds its vectors (nil for the unsteered baseline, which it cannot change).
+    var steerPositions: PositionMode?
+    var stopTokenIDs: [Int]
+    var reverseRewards: Bool
+    /// Fingerprint of the steering plan (`SteeringPlan.fingerprint()`; for P's validation, of plan A).
+    var plan: String?
+    /// P's validation only: `--val-limit` and the `--decode` mode of the single-layer plans.
+    var validationLimit: Int?
+    var decoderBias: DecoderBiasMode?
+
+    init(options: EvaluationOptions, stopTokenIDs: [Int], reverseRewards: Bool) {
+        variant = ""
+        fewShot = options.fewShot
+        chainOfThought = options.chainOfThought
+        constrainOptions = options.constrainOptions
+        steerPositions = options.positions
+        self.stopTokenIDs = stopTokenIDs
+        self.reverseRewards = reverseRewards
+    }
+
+    func forVariant(_ variant: String, steered: Bool = false, plan: String? = nil) -> EvaluationKey {
+        var key = self
+        key.variant = variant
+        if !steered { key.steerPositions = nil }
+        key.plan = plan
+        return key
+    }
+
+    /// Names of the settings that differ from `other`, e.g. `few_shot 0 → 1`.
+    func differences(from other: EvaluationKey) -> [String] {
+        func describe<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "none" }
+        var changes: [String] = []
+        func compare<T: Equatable>(_ name: String, _ old: T?, _ new: T?) {
+            if old != new { changes.append("\(name) \(describe(old)) → \(describe(new))") }
+        }
+        compare("version", other.version, version)
+        compare("few_shot", other.fewShot, fewShot)
+        compare("chain_of_thought", other.chainOfThought, chainOfThought)
+        compare("constrain_options", other.constrainOptions, constrainOptions)
+        compare("steer_positions", other.steerPositions?.rawValue, steerPositions?.rawValue)
+        compare("stop_token_ids", other.stopTokenIDs, stopTokenIDs)
+        compare("reverse_rewards", other.reverseRewards, reverseRewards)
+        compare("validation_limit", other.validationLimit, validationLimit)
+        compare("decoder_bias", other.decoderBias?.rawValue, decoderBias?.rawValue)
+        if other.plan != plan { changes.append("the plan or selected features changed") }
+        return changes.isEmpty ? ["variant"] : changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, variant, plan
+        case fewShot = "few_shot"
+        case chainOfThought = "chain_of_thought"
+        case constrainOptions = "constrain_options"
+        case steerPositions = "steer_positions"
+        case stopTokenIDs = "stop_token_ids"
+        case reverseRewards = "reverse_rewards"
+        case validationLimit = "validation_limit"
+        case decoderBias = "decoder_bias"
+    }
 }
 
 /// Greedy generation + extraction + scoring of a list of examples, with or without a plan.
@@ -166,6 +301,9 @@ struct Predictor {
     let batchSize: Int
     let allowedTokenIDs: [Int]?
     let positions: PositionMode
+    let stopTokenIDs: Set<Int>
+    /// `--reverse`: the reward is 1 − the task's score here too, as in the reference's evaluation.
+    let reverseRewards: Bool
     let quiet: Bool
 
     func predict(_ examples: [TaskExample], plan: SteeringPlan?, label: String, partial: URL?) throws -> [PredictionRecord] {
@@ -188,9 +326,11 @@ struct Predictor {
         while records.count < examples.count {
             let batch = Array(examples[records.count..<min(records.count + batchSize, examples.count)])
             let completions = try context.complete(
-                batch.map(\.prompt), maxNewTokens: task.descriptor.maxNewTokens, allowedTokenIDs: allowedTokenIDs, hooks: hooks)
+                batch.map(\.prompt), maxNewTokens: task.descriptor.maxNewTokens, allowedTokenIDs: allowedTokenIDs, hooks: hooks,
+                stopTokenIDs: stopTokenIDs)
             let outputs = completions.map(\.text)
-            let rewards = try task.score(batch, outputs: outputs)
+            var rewards = try task.score(batch, outputs: outputs)
+            if reverseRewards { rewards = rewards.map { 1 - $0 } }
             let new = zip(batch, zip(outputs, rewards)).map { example, item in
                 PredictionRecord(id: example.id, prompt: example.prompt, output: item.0,
                                  predicted: task.extractAnswer(from: item.0), gold: example.gold, reward: item.1)

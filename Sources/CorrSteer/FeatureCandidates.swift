@@ -132,12 +132,15 @@ public struct FeatureCandidates: Codable, Equatable, Sendable {
     public var topK: Int
     /// Neuronpedia source template with `{L}` for the layer, e.g. `gemma-2-2b/{L}-gemmascope-res-16k`.
     public var neuronpedia: String?
+    /// Whether steering vectors add the SAE's b_dec (`select --decode`); nil in files written before it
+    /// was recorded (read as false). Stage 3 rebuilds and validates plans with it.
+    public var decode: Bool?
     public var layers: [LayerCandidates]
 
     public init(
         model: String? = nil, sae: String? = nil, task: String? = nil, samples: Int, successes: Int,
         pool: String, steerPool: String, options: SelectionOptions, neuronpedia: String? = nil,
-        layers: [LayerCandidates]
+        decode: Bool = false, layers: [LayerCandidates]
     ) {
         version = Self.currentVersion
         self.model = model
@@ -153,6 +156,7 @@ public struct FeatureCandidates: Codable, Equatable, Sendable {
         scale = options.scale
         topK = options.topK
         self.neuronpedia = neuronpedia
+        self.decode = decode
         self.layers = layers.sorted { $0.layer < $1.layer }
     }
 
@@ -162,7 +166,7 @@ public struct FeatureCandidates: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case version, model, sae, task, samples, successes, pool, steerPool = "steer_pool", score, polarity
-        case coefficient, scale, topK = "top_k", neuronpedia, layers
+        case coefficient, scale, topK = "top_k", neuronpedia, decode, layers
     }
 
     public func layer(_ index: Int) -> LayerCandidates? { layers.first { $0.layer == index } }

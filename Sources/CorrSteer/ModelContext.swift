@@ -25,12 +25,26 @@ public final class ModelContext: @unchecked Sendable {
         return ModelContext(model: model, tokenizer: tokenizer, directory: directory)
     }
 
-    /// Token ids that end a generation, as the reference passes them (method §3.2): EOS and pad.
-    /// Chat-turn ends such as Gemma's `<end_of_turn>` are not among them.
+    /// Token ids that end a generation by default: every `eos_token_id` of the model's `config.json` /
+    /// `generation_config.json` (generation config first), plus pad. This is where transformers'
+    /// `generate()` stops with the model's generation config, so an instruction-tuned Gemma
+    /// (gemma-2-2b-it: `eos_token_id: [1, 107]`) stops at `<end_of_turn>` as users expect. Pad is
+    /// included because the reference's valid length also ends at the first pad (method §3.2).
     public var stopTokenIDs: Set<Int> {
         var ids = Set(model.config.eosTokenIDs)
         if let pad = model.config.padTokenID { ids.insert(pad) }
         return ids
+    }
+
+    /// The stop set of a run. With `paperCompat`, only the tokenizer's EOS, as the reference passes it
+    /// to `generate()` (method §3.2): an instruction-tuned Gemma then keeps generating after
+    /// `<end_of_turn>` until `<eos>` or the token limit.
+    public func stopTokenIDs(paperCompat: Bool) -> Set<Int> {
+        guard paperCompat else { return stopTokenIDs }
+        // A tokenizer without an EOS falls back to the model's first EOS id, which is what the
+        // reference's `generate()` would then use.
+        if let eos = tokenizer.eosTokenID ?? model.config.eosTokenIDs.first { return [eos] }
+        return []
     }
 
     /// First token id of each option string (method §6: `encode(option, add_special_tokens=False)[0]`).
@@ -50,20 +64,23 @@ public final class ModelContext: @unchecked Sendable {
         public let stoppedOnEOS: Bool
     }
 
-    /// Greedy completions of `prompts` (a ragged batch), with `hooks` installed.
+    /// Greedy completions of `prompts` (a ragged batch), with `hooks` installed; generation stops at
+    /// `stopTokenIDs` (nil = the default set, `stopTokenIDs`).
     public func complete(
-        _ prompts: [String], maxNewTokens: Int, allowedTokenIDs: [Int]? = nil, hooks: [ResidualHook] = []
+        _ prompts: [String], maxNewTokens: Int, allowedTokenIDs: [Int]? = nil, hooks: [ResidualHook] = [],
+        stopTokenIDs: Set<Int>? = nil
     ) throws -> [Completion] {
         try complete(tokenIDs: tokenizer.encodeBatch(prompts, addSpecialTokens: true), maxNewTokens: maxNewTokens,
-                     allowedTokenIDs: allowedTokenIDs, hooks: hooks)
+                     allowedTokenIDs: allowedTokenIDs, hooks: hooks, stopTokenIDs: stopTokenIDs)
     }
 
     /// Greedy completions of already tokenized prompts.
     public func complete(
-        tokenIDs: [[Int]], maxNewTokens: Int, allowedTokenIDs: [Int]? = nil, hooks: [ResidualHook] = []
+        tokenIDs: [[Int]], maxNewTokens: Int, allowedTokenIDs: [Int]? = nil, hooks: [ResidualHook] = [],
+        stopTokenIDs: Set<Int>? = nil
     ) throws -> [Completion] {
         let request = GenerationRequest(
-            prompts: tokenIDs, maxNewTokens: maxNewTokens, stopTokenIDs: stopTokenIDs, sampling: .greedy,
+            prompts: tokenIDs, maxNewTokens: maxNewTokens, stopTokenIDs: stopTokenIDs ?? self.stopTokenIDs, sampling: .greedy,
             allowedTokenIDs: allowedTokenIDs)
         let generated = try Generator(model: model).generate(request, hooks: hooks)
         return generated.map { sequence in

@@ -1,4 +1,5 @@
 import Foundation
+import Tasks
 
 /// Which positions a capture or steering hook touches (DESIGN.md §2).
 public enum PositionMode: String, Codable, Sendable, CaseIterable {
@@ -67,6 +68,8 @@ public struct CollectionConfiguration: Codable, Sendable, Equatable {
     public var mutualInformation: Bool = false
     public var reverseRewards: Bool = false
     public var lenientNumbers: Bool = false
+    /// SimpleQA's built-in comparison (`--simpleqa-metric`); nil = normalized exact match.
+    public var simpleQAMetric: TextMatchMetric?
     public var scorerCommand: String?
     public var scorerTimeout: Double = 600
     public var scorerPersistent = false
@@ -91,6 +94,7 @@ public struct CollectionConfiguration: Codable, Sendable, Equatable {
         case mutualInformation = "mutual_information"
         case reverseRewards = "reverse_rewards"
         case lenientNumbers = "lenient_numbers"
+        case simpleQAMetric = "simpleqa_metric"
         case scorerCommand = "scorer_command"
         case scorerTimeout = "scorer_timeout"
         case scorerPersistent = "scorer_persistent"

@@ -12,10 +12,13 @@ public struct RunManifest: Codable, Sendable {
         public var layers: Int
         public var hiddenSize: Int
         public var dtype: String
+        /// Token ids that end a generation in this run (sorted; nil in manifests written before it was recorded).
+        public var stopTokenIDs: [Int]?
         enum CodingKeys: String, CodingKey {
             case path, layers, dtype
             case modelType = "model_type"
             case hiddenSize = "hidden_size"
+            case stopTokenIDs = "stop_token_ids"
         }
     }
 

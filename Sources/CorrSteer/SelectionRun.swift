@@ -36,7 +36,7 @@ public struct SelectionRun {
             model: manifest.model.path, sae: manifest.configuration.sae, task: manifest.configuration.task,
             samples: checkpoint.samplesDone, successes: Int(checkpoint.successes.rounded()),
             pool: manifest.configuration.pool.rawValue, steerPool: manifest.configuration.steerPool.rawValue,
-            options: options, neuronpedia: nil, layers: layers)
+            options: options, neuronpedia: nil, decode: decoderBias, layers: layers)
         try candidates.save(to: run.features)
         let rows = DecoderRowSource(manifest: manifest)
         for strategy in [SteeringStrategy.single, .allLayers] {
@@ -44,7 +44,7 @@ public struct SelectionRun {
             let plan = try SteeringPlan.build(
                 name: strategy.rawValue, strategy: strategy, source: "features.json", model: manifest.model.path,
                 sae: manifest.configuration.sae, choices: choices,
-                decoderBiasMode: decoderBias ? (manifest.configuration.paperCompat ? .firstLayerOnly : .every) : .none,
+                decoderBiasMode: DecoderBiasMode(decode: decoderBias, paperCompat: manifest.configuration.paperCompat),
                 decoderRows: rows.rows, decoderBias: rows.bias)
             try plan.save(to: run.plan(strategy.rawValue))
         }

@@ -33,6 +33,7 @@ public enum TaskSetup {
             options.customKind = parsed
         }
         options.lenientNumbers = configuration.lenientNumbers
+        if let metric = configuration.simpleQAMetric { options.simpleQAMetric = metric }
         options.maxNewTokens = configuration.maxNewTokens
         options.scorerCommand = configuration.scorerCommand
         options.scorerTimeout = configuration.scorerTimeout

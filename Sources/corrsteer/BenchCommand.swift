@@ -18,33 +18,23 @@ struct BenchCommand: ParsableCommand {
         defaultSubcommand: BenchModelCommand.self)
 }
 
+// Typed at parse time: a misspelt shape is a usage error before gigabytes of random weights are built.
+extension BenchmarkShape: ExpressibleByArgument {}
+extension MatMulPrecision: ExpressibleByArgument {}
+
 /// Options both benchmarks share.
 struct BenchCommonOptions: ParsableArguments {
-    @Option(name: .long, help: "Model shape: \(BenchmarkShape.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var shape: String = BenchmarkShape.gemma2_2b.rawValue
+    @Option(name: .long, help: "Model shape.")
+    var shape: BenchmarkShape = .gemma2_2b
 
     @Option(name: .long, help: "Products with bf16 weights: exact (f32 activations) or fast (bf16 activations).")
-    var precision: String = MatMul.defaultPrecision.rawValue
+    var precision: MatMulPrecision = MatMul.defaultPrecision
 
     @Option(name: .long, help: "Seed of the random weights and prompts.")
     var seed: UInt64 = 0
 
     @Flag(name: .long, help: "Print the figures as one JSON object.")
     var json = false
-
-    func resolvedShape() throws -> BenchmarkShape {
-        guard let shape = BenchmarkShape(rawValue: shape) else {
-            throw ValidationError("--shape '\(shape)': expected one of \(BenchmarkShape.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return shape
-    }
-
-    func resolvedPrecision() throws -> MatMulPrecision {
-        guard let precision = MatMulPrecision(rawValue: precision) else {
-            throw ValidationError("--precision '\(precision)': expected exact or fast")
-        }
-        return precision
-    }
 }
 
 /// Parses "128,512" into [128, 512].
@@ -88,9 +78,9 @@ struct BenchModelCommand: ParsableCommand {
 
     func run() throws {
         let options = ModelBenchmarkOptions(
-            shape: try common.resolvedShape(), promptLengths: try parseCounts(prompt, option: "--prompt"),
+            shape: common.shape, promptLengths: try parseCounts(prompt, option: "--prompt"),
             batchSizes: try parseCounts(batch, option: "--batch"), decodeSteps: steps, repetitions: repetitions,
-            precision: try common.resolvedPrecision(), seed: common.seed)
+            precision: common.precision, seed: common.seed)
         let result = try ModelBenchmark.run(options, progress: reportProgress)
         if common.json {
             try printJSON(result)
@@ -139,8 +129,8 @@ struct BenchCollectCommand: ParsableCommand {
 
     func run() throws {
         let options = CollectBenchmarkOptions(
-            shape: try common.resolvedShape(), samples: samples, batchSize: batch, layers: layers, saeWidth: saeWidth,
-            activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: try common.resolvedPrecision(),
+            shape: common.shape, samples: samples, batchSize: batch, layers: layers, saeWidth: saeWidth,
+            activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: common.precision,
             seed: common.seed)
         let result = try CollectBenchmark.run(options, progress: reportProgress)
         if common.json {

@@ -19,6 +19,9 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
+    var json = false
+
     func run() throws {
         let bundle = try DemoBundle.installed()
         let directory = RunDirectory(path: out)
@@ -48,6 +51,7 @@ struct DemoCommand: ParsableCommand {
         let results = try evaluate.execute(context: context)
         try RunReport.write(try RunReport.load(runDirectory: directory), to: directory)
 
+        if json { return try printResultsJSON(results, run: directory, candidates: candidates) }
         print("Results on the held-out test split:\n")
         printResults(results)
         print("\nSelected feature per layer (Pearson r with the reward over \(candidates.samples) training samples):\n")

@@ -19,12 +19,18 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
+    var json = false
+
     func run() throws {
         let run = RunDirectory(path: directory)
         var stage = EvaluationRun(run: run, options: try evaluation.options(batchSize: batchSize))
         stage.quiet = quiet
         let results = try stage.execute()
         try RunReport.write(try RunReport.load(runDirectory: run), to: run)
+        if json {
+            return try printResultsJSON(results, run: run, candidates: try FeatureCandidates.load(from: run.features))
+        }
         printResults(results)
         print("report: \(run.reportHTML.path)")
     }

@@ -11,7 +11,8 @@ struct ExportCommand: ParsableCommand {
         abstract: "Export a steering plan as a llama.cpp control vector (GGUF) or safetensors.",
         discussion: """
             direction.N is added by llama.cpp to the output of layer N: blocks.L.hook_resid_post becomes \
-            direction.L and blocks.L.hook_resid_pre becomes direction.(L-1); layer-0 outputs cannot be exported. \
+            direction.L and blocks.L.hook_resid_pre becomes direction.(L-1); layer-0 outputs cannot be exported (--drop-unexportable \
+            leaves them out). \
             llama.cpp adds the vectors at every position, prompt included, while corrsteer steers only the \
             generation positions, so results differ. Use with: llama-cli -m MODEL.gguf --control-vector FILE.gguf
             Example: corrsteer export runs/mmlu --plan A --format gguf
@@ -31,6 +32,9 @@ struct ExportCommand: ParsableCommand {
 
     @Option(name: .customLong("model-hint"), help: "controlvector.model_hint (default: the run's model_type).")
     var modelHint: String?
+
+    @Flag(name: .customLong("drop-unexportable"), help: "Leave out vectors llama.cpp cannot hold (the output of layer 0) instead of stopping; they are named on stderr.")
+    var dropUnexportable = false
 
     func run() throws {
         let run = RunDirectory(path: directory)
@@ -54,9 +58,21 @@ struct ExportCommand: ParsableCommand {
             url = run.exportDirectory.appendingPathComponent("\(plan).\(format.rawValue)")
         }
         defer { withExtendedLifetime(lock) {} }
-        try ControlVectorExport.write(steering, format: format, modelHint: hint, to: url)
-        let layers = try ControlVectorExport.directions(for: steering).map { "direction.\($0.layer)" }
-        FileHandle.standardError.write(Data("exported plan \(plan) (\(steering.entries.count) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position\n".utf8))
+        let unexportable = ControlVectorExport.unexportableSites(in: steering)
+        if !unexportable.isEmpty && !dropUnexportable {
+            throw RunError.invalidOption("plan \(plan) has vectors at \(unexportable.joined(separator: ", ")), which llama.cpp cannot hold "
+                + "(control vectors act only on the outputs of layers 1 and up; direction.0 is rejected); "
+                + "pass --drop-unexportable to export the other vectors without them")
+        }
+        let dropped = try ControlVectorExport.write(steering, format: format, modelHint: hint, to: url,
+                                                     droppingUnexportable: dropUnexportable)
+        let directions = try ControlVectorExport.directions(for: steering, droppingUnexportable: dropUnexportable)
+        let layers = directions.map { "direction.\($0.layer)" }
+        let exported = steering.entries.filter { !dropped.contains($0.site) }.count
+        FileHandle.standardError.write(Data("exported plan \(plan) (\(exported) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position\n".utf8))
+        if !dropped.isEmpty {
+            FileHandle.standardError.write(Data("dropped (llama.cpp cannot hold them): \(dropped.joined(separator: ", "))\n".utf8))
+        }
         print(url.path)
     }
 }

@@ -1,12 +1,39 @@
 import ArgumentParser
 import CorrSteer
 import Foundation
+import Tasks
 
 extension Pooling: ExpressibleByArgument {}
 extension PositionMode: ExpressibleByArgument {}
 extension RankingScore: ExpressibleByArgument {}
 extension Polarity: ExpressibleByArgument {}
 extension CoefficientKind: ExpressibleByArgument {}
+// Typed at parse time so that a misspelt value is a usage error before any model is loaded.
+extension ShuffleMode: ExpressibleByArgument {}
+extension CustomAnswerKind: ExpressibleByArgument {}
+extension BBQCondition: ExpressibleByArgument {}
+extension SteeringStrategy: ExpressibleByArgument {}
+extension TextMatchMetric: ExpressibleByArgument {}
+
+/// `--strategies S,A,P`: a comma-separated list of strategies, parsed (and rejected) at parse time.
+struct StrategyList: ExpressibleByArgument, Equatable {
+    var strategies: [SteeringStrategy]
+
+    init(_ strategies: [SteeringStrategy]) { self.strategies = strategies }
+
+    init?(argument: String) {
+        var parsed: [SteeringStrategy] = []
+        for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let strategy = SteeringStrategy(rawValue: name.trimmingCharacters(in: .whitespaces).uppercased()) else {
+                return nil
+            }
+            parsed.append(strategy)
+        }
+        strategies = parsed
+    }
+
+    var defaultValueDescription: String { strategies.map(\.rawValue).joined(separator: ",") }
+}
 
 /// What to collect: model, SAE, task, and every option that changes the statistics.
 struct CollectionArguments: ParsableArguments {
@@ -25,8 +52,8 @@ struct CollectionArguments: ParsableArguments {
     @Option(name: .customLong("task-file"), help: "JSONL file of a custom task (with --task custom; format in docs/tasks.md).")
     var taskFile: String?
 
-    @Option(name: .customLong("custom-kind"), help: "Answer kind of a custom task: choice, exact, numeric, contains, refusal, external.")
-    var customKind: String?
+    @Option(name: .customLong("custom-kind"), help: "Answer kind of a custom task.")
+    var customKind: CustomAnswerKind?
 
     @Option(help: "Training samples to collect (fewer if the train split is smaller).")
     var samples: Int = 4000
@@ -55,11 +82,11 @@ struct CollectionArguments: ParsableArguments {
     @Option(help: "Seed of the data shuffle and splits.")
     var seed: Int = 42
 
-    @Option(help: "Shuffle: corrsteer (our documented PRNG) or hf (bit-exact Hugging Face datasets).")
-    var shuffle: String = "corrsteer"
+    @Option(help: "Shuffle: corrsteer (our documented PRNG) or hf (bit-exact Hugging Face datasets). Default: corrsteer; hf with --paper-compat.")
+    var shuffle: ShuffleMode?
 
-    @Option(name: .customLong("bbq-filter"), help: "BBQ context condition: ambig or disambig.")
-    var bbqFilter: String?
+    @Option(name: .customLong("bbq-filter"), help: "BBQ context condition.")
+    var bbqFilter: BBQCondition?
 
     @Option(help: "Dataset category (for example an MMLU subject).")
     var category: String?
@@ -79,6 +106,9 @@ struct CollectionArguments: ParsableArguments {
     @Flag(name: .customLong("lenient-numbers"), help: "Numeric answers: 18.0 = 18 and 1,000 = 1000.")
     var lenientNumbers = false
 
+    @Option(name: .customLong("simpleqa-metric"), help: "SimpleQA without --scorer-command: exact (normalized exact match, the default) or f1 (the reference's set-of-words token F1).")
+    var simpleQAMetric: TextMatchMetric?
+
     @Option(name: .customLong("scorer-command"), help: "External scorer: JSONL {id, prompt, output, gold} on stdin → {id, score} on stdout.")
     var scorerCommand: String?
 
@@ -88,6 +118,12 @@ struct CollectionArguments: ParsableArguments {
     @Flag(name: .customLong("scorer-persistent"), help: "Keep one external scorer process for the whole run (JSONL in, one answer line per item).")
     var scorerPersistent = false
 
+    func validate() throws {
+        if simpleQAMetric != nil && task != "simpleqa" {
+            throw ValidationError("--simpleqa-metric applies only to --task simpleqa")
+        }
+    }
+
     func configuration() throws -> CollectionConfiguration {
         guard raw || sae != nil else {
             throw ValidationError("pass --sae PATH, or --raw to use residual dimensions")
@@ -95,7 +131,7 @@ struct CollectionArguments: ParsableArguments {
         var c = CollectionConfiguration(model: model, sae: raw ? nil : sae, task: task)
         c.data = data
         c.customTaskFile = taskFile
-        c.customTaskKind = customKind
+        c.customTaskKind = customKind?.rawValue
         c.samples = samples
         c.maxNewTokens = maxNewTokens
         c.layers = try layers.map(parseLayers)
@@ -105,14 +141,17 @@ struct CollectionArguments: ParsableArguments {
         c.batchSize = batchSize
         c.checkpointEvery = checkpointEvery
         c.seed = seed
-        c.shuffle = shuffle
-        c.bbqFilter = bbqFilter
+        // The reference's splits come from Hugging Face's shuffle, so --paper-compat implies it unless the
+        // user chose a shuffle explicitly.
+        c.shuffle = (shuffle ?? (paperCompat ? .hf : .corrsteer)).rawValue
+        c.bbqFilter = bbqFilter?.rawValue
         c.category = category
         c.raw = raw
         c.paperCompat = paperCompat
         c.mutualInformation = mutualInformation
         c.reverseRewards = reverse
         c.lenientNumbers = lenientNumbers
+        c.simpleQAMetric = simpleQAMetric
         c.scorerCommand = scorerCommand
         c.scorerTimeout = scorerTimeout
         c.scorerPersistent = scorerPersistent
@@ -157,7 +196,7 @@ struct SelectionArguments: ParsableArguments {
 /// How steering is measured.
 struct EvaluationArguments: ParsableArguments {
     @Option(help: "Comma-separated strategies to evaluate: S, A, P.")
-    var strategies: String = "S,A,P"
+    var strategies = StrategyList([.single, .allLayers, .pruned])
 
     @Option(name: .customLong("val-limit"), help: "Validation samples for CorrSteer-P.")
     var valLimit: Int = 200
@@ -177,15 +216,13 @@ struct EvaluationArguments: ParsableArguments {
     @Flag(help: "Chain-of-thought prompts in evaluation.")
     var cot = false
 
+    func validate() throws {
+        guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1") }
+    }
+
     func options(batchSize: Int? = nil) throws -> EvaluationOptions {
         var o = EvaluationOptions()
-        o.strategies = try strategies.split(separator: ",").map { name in
-            guard let strategy = SteeringStrategy(rawValue: name.trimmingCharacters(in: .whitespaces).uppercased()) else {
-                throw ValidationError("--strategies '\(strategies)': expected a comma-separated list of S, A, P")
-            }
-            return strategy
-        }
-        guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1") }
+        o.strategies = strategies.strategies
         o.validationLimit = valLimit
         o.testLimit = testLimit
         o.constrainOptions = constrainOptions
@@ -200,4 +237,10 @@ struct EvaluationArguments: ParsableArguments {
 /// Prints a finished evaluation as a table on stdout.
 func printResults(_ results: [EvaluationRun.VariantResult]) {
     print(ResultsTable.render(results.map(\.metrics)))
+}
+
+/// Prints a finished evaluation as the one JSON object of `--json` on stdout (docs/run-directory.md).
+func printResultsJSON(_ results: [EvaluationRun.VariantResult], run: RunDirectory, candidates: FeatureCandidates) throws {
+    let summary = ResultsJSON(run: run, report: run.reportHTML, metrics: results.map(\.metrics), candidates: candidates)
+    print(try summary.encoded())
 }

@@ -26,6 +26,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
+    var json = false
+
     func run() throws {
         let directory = RunDirectory(path: out)
         let configuration = try collection.configuration()
@@ -42,6 +45,7 @@ struct RunCommand: ParsableCommand {
         evaluate.quiet = quiet
         let results = try evaluate.execute(context: context)
         try RunReport.write(try RunReport.load(runDirectory: directory), to: directory)
+        if json { return try printResultsJSON(results, run: directory, candidates: candidates) }
         printResults(results)
         print("report: \(directory.reportHTML.path)")
     }
