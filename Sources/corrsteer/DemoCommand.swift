@@ -25,37 +25,14 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let bundle = try DemoBundle.installed()
         let directory = RunDirectory(path: out)
-        // Only a previous demo run is replaced, and only its own files: a folder holding anything
-        // else, or another kind of run, is the user's and is never written into.
-        try directory.requireWritable(replacingRun: true)
-        let lock = try RunLock.acquire(directory, creating: true)
-        defer { withExtendedLifetime(lock) {} }
-        if directory.exists {
-            let previous = try RunManifest.load(from: directory)
-            guard previous.configuration.task == "custom",
-                  previous.configuration.customTaskFile.map({ URL(fileURLWithPath: $0).lastPathComponent })
-                    == bundle.configuration.customTaskFile.map({ URL(fileURLWithPath: $0).lastPathComponent }) else {
-                throw ValidationError("\(out) holds a run that is not a demo run; choose another --out")
-            }
-            try directory.removeRunEntries()
-        }
         if !quiet { FileHandle.standardError.write(Data("corrsteer demo: \(bundle.manifest.description)\n".utf8)) }
         let started = Date()
-        let context = try ModelContext.load(bundle.configuration.model)
-        var collect = CollectionRun(configuration: bundle.configuration, run: directory)
-        collect.quiet = quiet
-        try collect.execute(context: context)
-        let candidates = try SelectionRun(run: directory).execute()
-        var evaluate = EvaluationRun(run: directory, options: bundle.evaluationOptions)
-        evaluate.quiet = quiet
-        let results = try evaluate.execute(context: context)
-        try RunReport.write(try RunReport.load(runDirectory: directory), to: directory)
-
-        if json { return try printResultsJSON(results, run: directory, candidates: candidates) }
+        let result = try bundle.execute(into: directory, quiet: quiet)
+        if json { return try printResultsJSON(result.variants, run: directory, candidates: result.candidates) }
         print("Results on the held-out test split:\n")
-        printResults(results)
-        print("\nSelected feature per layer (Pearson r with the reward over \(candidates.samples) training samples):\n")
-        print(FeatureListing.render(candidates, layer: nil))
+        printResults(result.variants)
+        print("\nSelected feature per layer (Pearson r with the reward over \(result.candidates.samples) training samples):\n")
+        print(FeatureListing.render(result.candidates, layer: nil))
         print("\nFinished in \(String(format: "%.1f", Date().timeIntervalSince(started))) s. Report: \(directory.reportHTML.path)")
     }
 }

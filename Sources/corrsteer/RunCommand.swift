@@ -31,22 +31,17 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let directory = RunDirectory(path: out)
-        let configuration = try collection.configuration()
-        let context = try ModelContext.load(configuration.model)
-        var collect = CollectionRun(configuration: configuration, run: directory)
-        collect.resume = resume
-        collect.quiet = quiet
-        _ = try collect.execute(context: context)
-        var select = SelectionRun(run: directory, options: selection.options)
-        select.decoderBias = selection.decode
-        let candidates = try select.execute()
-        if !quiet { FileHandle.standardError.write(Data((FeatureListing.render(candidates, layer: nil) + "\n").utf8)) }
-        var evaluate = EvaluationRun(run: directory, options: try evaluation.options())
-        evaluate.quiet = quiet
-        let results = try evaluate.execute(context: context)
-        try RunReport.write(try RunReport.load(runDirectory: directory), to: directory)
-        if json { return try printResultsJSON(results, run: directory, candidates: candidates) }
-        printResults(results)
+        var pipeline = Pipeline(
+            run: directory, collection: try collection.configuration(), selection: selection.options,
+            decoderBias: selection.decode, evaluation: try evaluation.options())
+        pipeline.resume = resume
+        pipeline.quiet = quiet
+        if !quiet {
+            pipeline.onSelection = { FileHandle.standardError.write(Data((FeatureListing.render($0, layer: nil) + "\n").utf8)) }
+        }
+        let result = try pipeline.execute()
+        if json { return try printResultsJSON(result.variants, run: directory, candidates: result.candidates) }
+        printResults(result.variants)
         print("report: \(directory.reportHTML.path)")
     }
 }
