@@ -29,7 +29,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
     public var checksums: [String: String]
     /// `FileChecksum` of `collection.jsonl` as it stood at this checkpoint (exactly `samplesDone` lines).
     public var collectionLogChecksum: String
-    /// `FileChecksum` of the collection options the statistics were gathered with.
+    /// `Fingerprint` of the collection options the statistics were gathered with.
     public var optionsFingerprint: String
 
     enum CodingKeys: String, CodingKey {
@@ -47,9 +47,9 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
     static func fileName(layer: Int) -> String { "layer_\(layer).safetensors" }
 
     public static func fingerprint(_ configuration: CollectionConfiguration) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return FileChecksum.of((try? encoder.encode(configuration)) ?? Data())
+        // Encoding a configuration of strings and numbers cannot fail; an empty fingerprint would only
+        // make the checkpoint unusable, never accepted by mistake.
+        (try? Fingerprint.of(configuration)) ?? ""
     }
 
     /// The checkpoint of `run`, or nil before the first one; its own fields are checked for sense
