@@ -39,6 +39,9 @@ final class PipelineTests: XCTestCase {
         let checkpoint = try XCTUnwrap(try StatisticsCheckpoint.load(from: run))
         XCTAssertTrue(checkpoint.complete)
         XCTAssertEqual(checkpoint.layers, [0, 1, 2, 3])
+        let compute = try XCTUnwrap(try RunManifest.load(from: run).compute, "the manifest records how products were computed")
+        XCTAssertTrue(["exact", "fast"].contains(compute.precision), compute.precision)
+        XCTAssertGreaterThanOrEqual(compute.threads, 1)
 
         let candidates = try SelectionRun(run: run).execute()
         XCTAssertEqual(candidates.samples, 200)

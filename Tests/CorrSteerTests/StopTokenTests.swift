@@ -31,16 +31,16 @@ final class StopTokenTests: XCTestCase {
         XCTAssertEqual(unlimited[0].tokens.count, 4)
 
         let context = try ModelContext.load(try modelCopy(eos: [1, first], in: folder).path)
-        XCTAssertEqual(context.stopTokenIDs(paperCompat: false), [0, 1, first], "every EOS id of the configs, plus pad")
-        XCTAssertEqual(context.stopTokenIDs(paperCompat: true), [1], "the tokenizer's EOS only")
+        XCTAssertEqual(context.stopTokenIDs(ReferenceBehaviour(paperCompat: false)), [0, 1, first], "every EOS id of the configs, plus pad")
+        XCTAssertEqual(context.stopTokenIDs(ReferenceBehaviour(paperCompat: true)), [1], "the tokenizer's EOS only")
 
-        let stopped = try context.complete([prompt], maxNewTokens: 4, stopTokenIDs: context.stopTokenIDs(paperCompat: false))
+        let stopped = try context.complete([prompt], maxNewTokens: 4, stopTokenIDs: context.stopTokenIDs(ReferenceBehaviour(paperCompat: false)))
         XCTAssertEqual(stopped[0].tokens, [first])
         XCTAssertTrue(stopped[0].stoppedOnEOS)
         let byDefault = try context.complete([prompt], maxNewTokens: 4)
         XCTAssertEqual(byDefault[0].tokens, [first], "the default stop set is the generation config's")
 
-        let reference = try context.complete([prompt], maxNewTokens: 4, stopTokenIDs: context.stopTokenIDs(paperCompat: true))
+        let reference = try context.complete([prompt], maxNewTokens: 4, stopTokenIDs: context.stopTokenIDs(ReferenceBehaviour(paperCompat: true)))
         // Up to and including the first `<eos>` (id 1), if the model produces one within 4 tokens.
         let untilEOS = unlimited[0].tokens.firstIndex(of: 1).map { Array(unlimited[0].tokens[...$0]) } ?? unlimited[0].tokens
         XCTAssertGreaterThan(untilEOS.count, 1)

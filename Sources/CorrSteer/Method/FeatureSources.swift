@@ -20,7 +20,7 @@ public enum FeatureSources {
             throw RunError.invalidOption("--layers: layer \(bad) does not exist; the model has layers 0…\(layerCount - 1)")
         }
         func site(for layer: Int, trainedOn hookName: String?) throws -> HookSite {
-            if configuration.paperCompat { return .residPre(layer: layer) }
+            if configuration.reference.readsSAEsAtBlockInput { return .residPre(layer: layer) }
             guard let hookName else { return .residPost(layer: layer) }
             guard let site = HookSite(name: hookName) else {
                 throw RunError.mismatch("SAE of layer \(layer) was trained on '\(hookName)', which is not a residual-stream site (blocks.L.hook_resid_pre|post)")
@@ -30,7 +30,7 @@ public enum FeatureSources {
             }
             return site
         }
-        let defaultLayers = Array((configuration.paperCompat ? 1 : 0)..<layerCount)
+        let defaultLayers = Array((configuration.reference.skipsLayerZero ? 1 : 0)..<layerCount)
 
         guard let saePath = configuration.sae, !configuration.raw else {
             let layers = configuration.layers ?? defaultLayers
@@ -41,7 +41,7 @@ public enum FeatureSources {
         }
         let references = try SAESet.discover(path: URL(fileURLWithPath: saePath), layers: configuration.layers)
         var layers = configuration.layers ?? references.keys.sorted()
-        if configuration.layers == nil && configuration.paperCompat { layers.removeAll { $0 == 0 } }
+        if configuration.layers == nil && configuration.reference.skipsLayerZero { layers.removeAll { $0 == 0 } }
         guard !layers.isEmpty else {
             throw RunError.invalidOption("\(saePath): no SAE for any layer to collect")
         }
@@ -67,7 +67,7 @@ public enum FeatureSources {
     /// `--paper-compat` reads Llama Scope thresholds as SAELens 5.5.2 (the reference's pin) did.
     static func loadOptions(_ configuration: CollectionConfiguration) -> SAELoadOptions {
         var options = SAELoadOptions()
-        options.llamaScopeUsesSAELens5Threshold = configuration.paperCompat
+        options.llamaScopeUsesSAELens5Threshold = configuration.reference.llamaScopeUsesSAELens5Threshold
         return options
     }
 }

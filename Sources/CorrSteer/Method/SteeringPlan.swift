@@ -39,13 +39,6 @@ public enum DecoderBiasMode: String, Codable, Sendable {
     /// Only the first (lowest) layer's vector gets b_dec: the reference's multi-layer `--decode` behaviour
     /// (method §11 bug 17), for `--paper-compat`.
     case firstLayerOnly = "first-layer-only"
-
-    /// The mode of `--decode` in a run: b_dec on every vector, or — with `--paper-compat` — on the lowest
-    /// layer of each plan only, as the reference's multi-layer evaluation does (a single-layer plan, such as
-    /// each of CorrSteer-P's validation plans, therefore always carries it).
-    public init(decode: Bool, paperCompat: Bool) {
-        self = decode ? (paperCompat ? .firstLayerOnly : .every) : .none
-    }
 }
 
 /// A set of steering vectors: `plans/NAME.json` (metadata and entries, no numbers of the vectors) plus

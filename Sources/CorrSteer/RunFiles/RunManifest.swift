@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import WeightFiles
 
 /// `manifest.json`: what a run is (model, SAE, task, sites, options) and what it took.
@@ -38,6 +39,28 @@ public struct RunManifest: Codable, Sendable {
         }
     }
 
+    /// How the products were computed: the precision and kernels decide the last bits of every activation,
+    /// so two runs compare exactly only with the same facts. `environment` keeps the CORRSTEER_* variables
+    /// that set them.
+    public struct ComputeFacts: Codable, Sendable, Equatable {
+        public var precision: String
+        public var kernelPath: String
+        public var threads: Int
+        public var environment: [String: String]
+        enum CodingKeys: String, CodingKey {
+            case precision, threads, environment
+            case kernelPath = "kernel_path"
+        }
+
+        /// The facts of this process.
+        public static var current: ComputeFacts {
+            let variables = ["CORRSTEER_PRECISION", "CORRSTEER_THREADS"]
+            let environment = ProcessInfo.processInfo.environment.filter { variables.contains($0.key) }
+            return ComputeFacts(precision: MatMul.defaultPrecision.rawValue, kernelPath: MatMul.kernelPath,
+                                threads: Parallel.threadCount, environment: environment)
+        }
+    }
+
     public struct LayerFacts: Codable, Sendable {
         public var layer: Int
         public var site: String
@@ -53,6 +76,8 @@ public struct RunManifest: Codable, Sendable {
     public var model: ModelFacts
     public var task: TaskFacts
     public var layers: [LayerFacts]
+    /// Nil in manifests written before it was recorded.
+    public var compute: ComputeFacts? = .current
     /// Samples this run collects (its shard's slice of the train split).
     public var samples: Int
     public var collectionSeconds: Double?
@@ -61,7 +86,7 @@ public struct RunManifest: Codable, Sendable {
     public var mergedFrom: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case version, created, configuration, model, task, layers, samples
+        case version, created, configuration, model, task, layers, samples, compute
         case toolVersion = "tool_version"
         case collectionSeconds = "collection_seconds"
         case samplesPerSecond = "samples_per_second"

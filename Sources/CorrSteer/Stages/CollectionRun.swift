@@ -62,7 +62,7 @@ public struct CollectionRun {
             throw RunError.noSamples("task '\(configuration.task)' has no training samples to collect\(configuration.shard.map { " in shard \($0)" } ?? "")")
         }
 
-        let stopTokenIDs = context.stopTokenIDs(paperCompat: configuration.paperCompat)
+        let stopTokenIDs = context.stopTokenIDs(configuration.reference)
         let manifest = RunManifest(
             created: RunManifest.timestamp(), configuration: configuration,
             model: .init(path: context.directory.path, modelType: context.model.config.architecture.rawValue,
@@ -91,7 +91,7 @@ public struct CollectionRun {
 
         let log = CollectionLog(url: run.collectionLog)
         let statisticsOptions = FeatureStatisticsOptions(
-            mutualInformationBinning: configuration.mutualInformation ? (configuration.paperCompat ? .paperUnsorted : .sorted) : nil)
+            mutualInformationBinning: configuration.mutualInformation ? configuration.reference.mutualInformationBinning : nil)
         var statistics: [Int: FeatureStatistics]
         var done = 0
         var successes = 0.0

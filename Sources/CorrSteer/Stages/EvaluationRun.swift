@@ -71,7 +71,7 @@ public struct EvaluationRun {
             ? try context.optionTokenIDs(task.descriptor.optionStrings) : nil
         // The collection's stop set: the manifest records it; older manifests get it recomputed.
         let stops = manifest.model.stopTokenIDs.map(Set.init)
-            ?? context.stopTokenIDs(paperCompat: manifest.configuration.paperCompat)
+            ?? context.stopTokenIDs(manifest.configuration.reference)
         let predictor = Predictor(context: context, task: task, batchSize: batchSize, allowedTokenIDs: allowed,
                                   positions: options.positions, stopTokenIDs: stops,
                                   reverseRewards: manifest.configuration.reverseRewards, quiet: quiet)
@@ -159,7 +159,7 @@ public struct EvaluationRun {
     }
 
     private func decoderBiasMode(_ candidates: FeatureCandidates, _ manifest: RunManifest) -> DecoderBiasMode {
-        DecoderBiasMode(decode: candidates.decode ?? false, paperCompat: manifest.configuration.paperCompat)
+        manifest.configuration.reference.decoderBiasMode(decode: candidates.decode ?? false)
     }
 
     /// CorrSteer-P (method §5.4): each layer's feature alone on the validation split; the layers that

@@ -36,11 +36,11 @@ public final class ModelContext: @unchecked Sendable {
         return ids
     }
 
-    /// The stop set of a run. With `paperCompat`, only the tokenizer's EOS, as the reference passes it
-    /// to `generate()` (method §3.2): an instruction-tuned Gemma then keeps generating after
+    /// The stop set of a run. Under the reference's behaviour, only the tokenizer's EOS, as the reference
+    /// passes it to `generate()` (method §3.2): an instruction-tuned Gemma then keeps generating after
     /// `<end_of_turn>` until `<eos>` or the token limit.
-    public func stopTokenIDs(paperCompat: Bool) -> Set<Int> {
-        guard paperCompat else { return stopTokenIDs }
+    public func stopTokenIDs(_ reference: ReferenceBehaviour) -> Set<Int> {
+        guard reference.stopsAtTokenizerEOSOnly else { return stopTokenIDs }
         // A tokenizer without an EOS falls back to the model's first EOS id, which is what the
         // reference's `generate()` would then use.
         if let eos = tokenizer.eosTokenID ?? model.config.eosTokenIDs.first { return [eos] }

@@ -44,7 +44,7 @@ public struct SelectionRun {
             let plan = try SteeringPlan.build(
                 name: strategy.rawValue, strategy: strategy, source: "features.json", model: manifest.model.path,
                 sae: manifest.configuration.sae, choices: choices,
-                decoderBiasMode: DecoderBiasMode(decode: decoderBias, paperCompat: manifest.configuration.paperCompat),
+                decoderBiasMode: manifest.configuration.reference.decoderBiasMode(decode: decoderBias),
                 decoderRows: rows.rows, decoderBias: rows.bias)
             try plan.save(to: run.plan(strategy.rawValue))
         }

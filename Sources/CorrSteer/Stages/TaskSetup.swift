@@ -40,9 +40,9 @@ public enum TaskSetup {
         options.scorerPersistent = configuration.scorerPersistent
         let data = URL(fileURLWithPath: configuration.data ?? ".")
         let task = try TaskCatalog.load(task: configuration.task, dataDirectory: data, options: options)
-        guard configuration.paperCompat, configuration.seed != 42 else { return task }
+        guard let testSeed = configuration.reference.testSplitSeed, configuration.seed != testSeed else { return task }
         // The reference builds test splits with seed 42 whatever the run's seed (method §11 bug 9).
-        options.seed = 42
+        options.seed = UInt64(testSeed)
         let seed42 = try TaskCatalog.load(task: configuration.task, dataDirectory: data, options: options)
         var adjusted = task
         adjusted.splits.test = seed42.splits.test
