@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorrSteer
+import Foundation
 
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,8 @@ struct MergeCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        try MergeRun.execute(shards: runs.map { RunDirectory(path: $0) }, into: RunDirectory(path: out))
+        let warnings = try MergeRun.execute(shards: runs.map { RunDirectory(path: $0) }, into: RunDirectory(path: out))
+        for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         print("merged \(runs.count) runs → \(out)")
     }
 }

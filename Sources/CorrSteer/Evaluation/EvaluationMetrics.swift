@@ -55,17 +55,7 @@ public enum PredictionsFile {
     }
 
     public static func write(_ records: [PredictionRecord], to url: URL) throws {
-        var data = Data()
-        do {
-            for record in records { data.append(try line(record)) }
-        } catch {
-            throw RunFileError.unwritable(path: url.path, reason: "\(error)")
-        }
-        do {
-            try AtomicFile.write(data, to: url)
-        } catch {
-            throw RunFileError.unwritable(path: url.path, reason: "\(error)")
-        }
+        try RunFileCoding.writeAtomically(to: url) { try records.reduce(into: Data()) { $0.append(try line($1)) } }
     }
 }
 

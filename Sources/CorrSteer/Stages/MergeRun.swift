@@ -3,7 +3,10 @@ import Foundation
 /// `corrsteer merge`: sums the statistics of shard runs into one run. The statistics are exact sums,
 /// so the result equals a single run over all samples up to float64 addition order.
 public enum MergeRun {
-    public static func execute(shards: [RunDirectory], into output: RunDirectory) throws {
+    /// Merges and returns warnings for the caller to show (a merge of only some of the shards).
+    @discardableResult
+    public static func execute(shards: [RunDirectory], into output: RunDirectory) throws -> [String] {
+        var warnings: [String] = []
         guard !shards.isEmpty else { throw RunError.invalidOption("merge needs at least one run") }
         try output.requireWritable()
         var seen: [String: String] = [:]
@@ -53,7 +56,7 @@ public enum MergeRun {
             }
             let count = manifests[0].configuration.shard?.count ?? 0
             if indices.count != count {
-                FileHandleOutput.warn("merging shards \(indices.keys.sorted().map(String.init).joined(separator: ",")) of \(count): the merged statistics cover only those shards")
+                warnings.append("merging shards \(indices.keys.sorted().map(String.init).joined(separator: ",")) of \(count): the merged statistics cover only those shards")
             }
         }
 
@@ -87,12 +90,6 @@ public enum MergeRun {
         manifest.task.train = manifests.map(\.task.train).reduce(0, +)
         manifest.mergedFrom = shards.map(\.url.path)
         try manifest.save(to: output)
-    }
-}
-
-/// Warnings that are not errors go to stderr, one line each.
-enum FileHandleOutput {
-    static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+        return warnings
     }
 }
