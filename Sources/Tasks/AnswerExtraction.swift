@@ -4,7 +4,7 @@ public struct ExtractedAnswer: Sendable, Equatable {
     public let answer: String
 }
 
-/// Reads the predicted label from a generation (`utils.py` `extract_answer`, corrsteer-method.md §7.2).
+/// Reads the predicted label from a generation (`utils.py` `extract_answer`, method §7.2).
 ///
 /// select and answer tasks: the whole generation, stripped. reason tasks, first that matches:
 /// 1. `####\s*(-?\d+(?:\.\d+)?)` anywhere;

@@ -1,4 +1,4 @@
-/// The reference's prompt builder (`utils.py` `build_prompt`), verbatim (corrsteer-method.md §7.1).
+/// The reference's prompt builder (`utils.py` `build_prompt`), verbatim (method §7.1).
 ///
 /// A prompt is `prefix + body`: the prefix is the system prompt + "\n\n" (if any) followed by the few-shot
 /// examples, each ending in "\n"; no chat template is applied.

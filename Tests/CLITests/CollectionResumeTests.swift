@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 
 /// A collection killed at any moment and resumed, and a collection split into shards and merged, give
-/// the statistics and features of one uninterrupted run (DESIGN.md §3).
+/// the statistics and features of one uninterrupted run (docs/architecture.md, data flow).
 final class CollectionResumeTests: XCTestCase {
     private var scratch: URL!
     private let samples = 96

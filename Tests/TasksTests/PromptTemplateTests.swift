@@ -2,7 +2,7 @@ import Tasks
 import XCTest
 
 /// For every task, the prompts of the first three test examples equal, byte for byte, the templates of
-/// corrsteer-method.md §7.1 filled in here by hand from the raw rows (zero-shot, 3-shot, CoT). The raw
+/// method §7.1 filled in here by hand from the raw rows (zero-shot, 3-shot, CoT). The raw
 /// rows and which rows come first are taken from the `datasets` fixture, not from our loader.
 final class PromptTemplateTests: XCTestCase {
     private struct Variants {

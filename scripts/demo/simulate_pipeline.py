@@ -4,7 +4,7 @@ only the files the Swift `demo` command reads, and prints what the end-to-end te
 
     python3 scripts/demo/simulate_pipeline.py [--dtype f32|bf16] [--json out.json]
 
-Method (docs/corrsteer-method.md §3-6, Gemma Scope site): greedy generation; capture resid_post of every
+Method (method §3-6, Gemma Scope site): greedy generation; capture resid_post of every
 SAE layer at the generation positions (last position of each forward pass); SAE-encode; max-pool per
 sample over the valid positions (before the first EOS/pad); Pearson r of every feature with the reward
 over the training split; per layer the feature with the largest positive r, coefficient = mean pooled

@@ -2,7 +2,7 @@ import Foundation
 import LanguageModels
 import SparseAutoencoders
 
-/// Resolves which layers a run reads and how (DESIGN.md §2): the SAE of each layer at the site it was
+/// Resolves which layers a run reads and how (method §2): the SAE of each layer at the site it was
 /// trained on, or with `--paper-compat` at `hook_resid_pre` of the same block (the reference's
 /// off-by-one), layers 1…n−1 by default.
 public enum FeatureSources {

@@ -67,7 +67,7 @@ public struct ReportInput: Sendable {
     }
 }
 
-/// Gathers a `ReportInput` from a run directory (DESIGN.md §4) and writes the reports.
+/// Gathers a `ReportInput` from a run directory (docs/run-directory.md) and writes the reports.
 public enum RunReport {
     /// Variant display order: baseline, S, A, P, then the rest by name.
     static func order(_ name: String) -> (Int, String) {

@@ -1,7 +1,7 @@
 import Foundation
 import Tasks
 
-/// Which positions a capture or steering hook touches (DESIGN.md §2).
+/// Which positions a capture or steering hook touches (method §3.1).
 public enum PositionMode: String, Codable, Sendable, CaseIterable {
     /// The last position of every forward pass: the last prompt token, then each fed-back token.
     case generation

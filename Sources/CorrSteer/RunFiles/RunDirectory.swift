@@ -1,7 +1,7 @@
 import InputQuoting
 import Foundation
 
-/// The files of one CorrSteer run (DESIGN.md §4). Every path a stage reads or writes comes from here.
+/// The files of one CorrSteer run (docs/run-directory.md). Every path a stage reads or writes comes from here.
 ///
 /// A run directory may come from anywhere (a colleague, a cluster, an attacker), so nothing in it
 /// redirects a write or a delete: names read from its files are plain names checked by `plainName`,
