@@ -29,7 +29,7 @@ struct CollectCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
-    @Option(name: .customLong("dump-pooled"), help: ArgumentHelp("Debug: write every sample's pooled activations to this safetensors file.", visibility: .hidden))
+    @Option(name: .customLong("dump-pooled"), help: ArgumentHelp("Also write every sample's pooled activations and reward to this safetensors file, for checking the statistics with numpy (grows with the samples: for small runs; format in docs/run-directory.md)."))
     var dumpPooled: String?
 
     func run() throws {
