@@ -101,7 +101,7 @@ enum GemmaScope {
         return SAEParts(
             path: path, format: .gemmaScope, architecture: .jumpReLU(sharedThreshold: nil),
             hookName: "blocks.\(layer).\(site.hook)", layer: layer, dtype: wEnc.dtype, normalization: .none,
-            appliesDecoderBiasToInput: false, llamaScopeSemantics: nil, notes: notes,
+            appliesDecoderBiasToInput: false, notes: notes,
             neuronpediaID: neuronpediaID(path: path, layer: layer, dIn: dIn, site: site.hook),
             isEncoderMemoryMapped: encoderInfo.isMemoryMapped && wEnc.dtype == .f32,
             encoder: encoder, decoder: decoder)

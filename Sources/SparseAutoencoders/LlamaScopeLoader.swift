@@ -148,11 +148,13 @@ enum LlamaScopeLoader {
         let decoder = SAEDecoder(
             source: .columns(decoderWeight), dIn: dModel, dSAE: dSAE, scale: decoderScale, featureScales: nil,
             bias: decoderBias.map { $0 * decoderScale }, isLoaded: !encoderOnly)
-        return SAEParts(
+        var parts = SAEParts(
             path: path, format: .llamaScope, architecture: architecture, hookName: hookName, layer: layer,
             dtype: encoderWeight.dtype, normalization: normalization, appliesDecoderBiasToInput: applyBias,
-            llamaScopeSemantics: semantics, notes: notes, neuronpediaID: neuronpediaID(folder: folder, dModel: dModel),
+            notes: notes, neuronpediaID: neuronpediaID(folder: folder, dModel: dModel),
             isEncoderMemoryMapped: true, encoder: encoder, decoder: decoder)
+        if let semantics { parts.formatFacts = [("llama_scope_semantics", semantics.rawValue)] }
+        return parts
     }
 
     /// Neuronpedia names Llama Scope 3.1-8B SAEs `llama3.1-8b/{L}-llamascope-{res,att,mlp}-{32k,131k}`.
@@ -163,4 +165,18 @@ enum LlamaScopeLoader {
         else { return nil }
         return "llama3.1-8b/\(name.layer)-llamascope-\(site)-\(width)"
     }
+}
+
+/// Which JumpReLU rule a Llama Scope SAE is encoded with (formats.md §1.2). In every case the
+/// input is x·s_in with s = √d_model / dataset_average_activation_norm, and codes are in SAELens units.
+enum LlamaScopeSemantics: String, Sendable, Equatable {
+    /// Decoder rows are unit norm (or the decoder norm is not part of the gate): active when
+    /// p > θ·s_in. This is SAELens ≥ 6 (after PR #483), and equals OpenMOSS for unit rows.
+    case unitDecoderNorm = "unit-decoder-norm"
+    /// Decoder rows are not unit norm and `sparsity_include_decoder_norm` is set: active when
+    /// p·‖W_dec,i‖ > θ·s_out, as OpenMOSS computes it.
+    case openMOSSDecoderNorm = "openmoss-decoder-norm"
+    /// Active when p > θ, threshold not rescaled: SAELens before PR #483 (5.x, which the CorrSteer
+    /// reference pins). Only on request.
+    case saeLens5UnscaledThreshold = "saelens5-unscaled-threshold"
 }

@@ -57,20 +57,6 @@ public enum SAEInputNormalization: Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// Which JumpReLU rule a Llama Scope SAE is encoded with (formats.md §1.2). In every case the
-/// input is x·s_in with s = √d_model / dataset_average_activation_norm, and codes are in SAELens units.
-public enum LlamaScopeSemantics: String, Sendable, Equatable {
-    /// Decoder rows are unit norm (or the decoder norm is not part of the gate): active when
-    /// p > θ·s_in. This is SAELens ≥ 6 (after PR #483), and equals OpenMOSS for unit rows.
-    case unitDecoderNorm = "unit-decoder-norm"
-    /// Decoder rows are not unit norm and `sparsity_include_decoder_norm` is set: active when
-    /// p·‖W_dec,i‖ > θ·s_out, as OpenMOSS computes it.
-    case openMOSSDecoderNorm = "openmoss-decoder-norm"
-    /// Active when p > θ, threshold not rescaled: SAELens before PR #483 (5.x, which the CorrSteer
-    /// reference pins). Only on request.
-    case saeLens5UnscaledThreshold = "saelens5-unscaled-threshold"
-}
-
 /// Choices a user can make when loading.
 public struct SAELoadOptions: Sendable, Equatable {
     /// The `expected_average_only_in` scaling factor (√d_in / mean ‖x‖) when the SAELens folder does

@@ -199,7 +199,7 @@ enum SAELensLoader {
         return SAEParts(
             path: path, format: .saeLens, architecture: architecture, hookName: hookName, layer: layer,
             dtype: wEnc.dtype, normalization: normalization, appliesDecoderBiasToInput: config.applyBDecToInput,
-            llamaScopeSemantics: nil, notes: notes, neuronpediaID: config.neuronpediaID,
+            notes: notes, neuronpediaID: config.neuronpediaID,
             isEncoderMemoryMapped: wEnc.dtype == .f32, encoder: encoder, decoder: decoder)
     }
 

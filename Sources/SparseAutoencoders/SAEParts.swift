@@ -11,7 +11,9 @@ struct SAEParts {
     var dtype: DType
     var normalization: SAEInputNormalization
     var appliesDecoderBiasToInput: Bool
-    var llamaScopeSemantics: LlamaScopeSemantics?
+    /// Facts only one format has (which threshold rule a Llama Scope release follows), shown by
+    /// `sae-info`; what the encoder computes is already in `encoder`.
+    var formatFacts: [(key: String, value: String)] = []
     var notes: [String]
     var neuronpediaID: String?
     var isEncoderMemoryMapped: Bool

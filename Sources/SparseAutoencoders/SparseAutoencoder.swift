@@ -22,8 +22,8 @@ public final class SparseAutoencoder: @unchecked Sendable {
     public let dtype: DType
     public let normalization: SAEInputNormalization
     public let appliesDecoderBiasToInput: Bool
-    /// For Llama Scope: which JumpReLU rule applied (the decoder-norm check of formats.md §1.2).
-    public let llamaScopeSemantics: LlamaScopeSemantics?
+    /// Facts only this SAE's format has, as `summary` shows them (e.g. `llama_scope_semantics`).
+    public let formatFacts: [(key: String, value: String)]
     /// How codes are computed, in words, for manifests and `sae-info`.
     public let semantics: String
     public let neuronpediaID: String?
@@ -44,7 +44,7 @@ public final class SparseAutoencoder: @unchecked Sendable {
         dtype = parts.dtype
         normalization = parts.normalization
         appliesDecoderBiasToInput = parts.appliesDecoderBiasToInput
-        llamaScopeSemantics = parts.llamaScopeSemantics
+        formatFacts = parts.formatFacts
         semantics = parts.notes.joined(separator: "; ")
         neuronpediaID = parts.neuronpediaID
         isEncoderMemoryMapped = parts.isEncoderMemoryMapped
@@ -149,7 +149,7 @@ public final class SparseAutoencoder: @unchecked Sendable {
             ("apply_b_dec_to_input", String(appliesDecoderBiasToInput)),
             ("encoder", isEncoderMemoryMapped ? "memory-mapped" : "in memory"),
         ]
-        if let llamaScopeSemantics { fields.append(("llama_scope_semantics", llamaScopeSemantics.rawValue)) }
+        fields += formatFacts.map { ($0.key, $0.value) }
         fields.append(("semantics", semantics))
         if let neuronpediaID { fields.append(("neuronpedia_id", neuronpediaID)) }
         return fields

@@ -137,23 +137,27 @@ final class SAEParityTests: XCTestCase {
         let folder = "llama_scope/Llama3_1-8B-Base-L5R-8x"
         let sae = try check(folder, expected: "llama_scope_L5")
         XCTAssertEqual(sae.format, .llamaScope)
-        XCTAssertEqual(sae.llamaScopeSemantics, .openMOSSDecoderNorm)
+        XCTAssertEqual(Self.fact("llama_scope_semantics", of: sae), "openmoss-decoder-norm")
         XCTAssertEqual(sae.architecture, .jumpReLU(sharedThreshold: 0.35546875))
         XCTAssertEqual(sae.hookName, "blocks.5.hook_resid_post")
         XCTAssertEqual(sae.normalization, .scaled(by: Float(8.0 / 3.0)))
         XCTAssertTrue(sae.semantics.contains("not unit norm"), sae.semantics)
         // SAELens 5.x (the CorrSteer reference's pin) did not rescale the threshold.
         let old = try check(folder, expected: "llama_scope_L5", options: SAELoadOptions(llamaScopeUsesSAELens5Threshold: true), codes: "z_saelens5")
-        XCTAssertEqual(old.llamaScopeSemantics, .saeLens5UnscaledThreshold)
+        XCTAssertEqual(Self.fact("llama_scope_semantics", of: old), "saelens5-unscaled-threshold")
     }
 
     func testLlamaScopeWithUnitDecoderRowsMatchesSAELens() throws {
         let folder = "llama_scope/Llama3_1-8B-Base-L6R-8x"
         let sae = try check(folder, expected: "llama_scope_L6_bf16")
-        XCTAssertEqual(sae.llamaScopeSemantics, .unitDecoderNorm)
+        XCTAssertEqual(Self.fact("llama_scope_semantics", of: sae), "unit-decoder-norm")
         XCTAssertEqual(sae.dtype, .bf16)
         XCTAssertTrue(sae.isEncoderMemoryMapped)
         try check(folder, expected: "llama_scope_L6_bf16", options: SAELoadOptions(llamaScopeUsesSAELens5Threshold: true), codes: "z_saelens5")
+    }
+
+    private static func fact(_ key: String, of sae: SparseAutoencoder) -> String? {
+        sae.summary.first { $0.key == key }?.value
     }
 
     // MARK: - API
