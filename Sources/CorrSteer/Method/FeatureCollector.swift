@@ -44,7 +44,7 @@ final class FeatureCollector: ResidualHook {
         var bySite: [HookSite: [Int]] = [:]
         for (i, source) in sources.enumerated() { bySite[source.site, default: []].append(i) }
         sourcesBySite = bySite
-        let hookPositions: HookPositions = positions == .all ? .all : .generation
+        let hookPositions = positions.hookPositions
         requests = Dictionary(uniqueKeysWithValues: bySite.keys.map { ($0, hookPositions) })
         pools = sources.map {
             FeaturePooling(sequences: promptLengths.count, width: $0.width,

@@ -23,7 +23,7 @@ public final class SteeringHook: ResidualHook {
             }
         }
         vectors = sums
-        let hookPositions: HookPositions = positions == .all ? .all : .generation
+        let hookPositions = positions.hookPositions
         requests = Dictionary(uniqueKeysWithValues: sums.keys.map { ($0, hookPositions) })
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LanguageModels
 import Tasks
 
 /// Which positions a capture or steering hook touches (method §3.1).
@@ -7,6 +8,9 @@ public enum PositionMode: String, Codable, Sendable, CaseIterable {
     case generation
     /// Every position of every forward pass.
     case all
+
+    /// The rows a hook asks the model for.
+    public var hookPositions: HookPositions { self == .all ? .all : .generation }
 }
 
 /// One part of a collection split across machines: shard `index` of `count` (`--shard i/N`).
