@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["InputQuoting"], swiftSettings: swiftFlags),
         .target(name: "LanguageModels", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
         .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
-        .target(name: "Tasks", dependencies: ["InputQuoting"], swiftSettings: swiftFlags),
+        .target(name: "Tasks", dependencies: ["InputQuoting"], swiftSettings: parserFlags),
         .target(name: "CorrSteer", dependencies: ["InputQuoting", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
         .target(name: "Benchmarks", dependencies: ["CorrSteer", "LanguageModels", "Tensors"], swiftSettings: swiftFlags),
         .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
