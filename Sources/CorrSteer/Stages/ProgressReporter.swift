@@ -35,8 +35,11 @@ public final class ProgressReporter: @unchecked Sendable {
             lastTenth = tenth
         }
         lastDraw = now
-        let line = Self.line(label: label, done: done, total: total, startCount: startCount,
+        var line = Self.line(label: label, done: done, total: total, startCount: startCount,
                              elapsed: now.timeIntervalSince(start), correct: correct, bar: interactive)
+        // A line wider than the terminal wraps, and the carriage return would then redraw only its last
+        // row: the bar is clipped to the width instead.
+        if interactive, let columns = Self.terminalColumns(), line.count >= columns { line = String(line.prefix(columns - 1)) }
         let text = interactive ? "\r\u{1B}[K" + line : line + "\n"
         FileHandle.standardError.write(Data(text.utf8))
     }
@@ -44,6 +47,13 @@ public final class ProgressReporter: @unchecked Sendable {
     public func finish() {
         guard !quiet, interactive else { return }
         FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    /// The width of the terminal stderr writes to, if it is one.
+    static func terminalColumns() -> Int? {
+        var size = winsize()
+        guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
     }
 
     public static func tenth(done: Int, total: Int) -> Int {
