@@ -40,7 +40,8 @@ struct CollectCommand: ParsableCommand {
         stage.quiet = output.quiet
         stage.dumpPooled = dumpPooled.map { URL(fileURLWithPath: $0) }
         let summary = try stage.execute()
-        for warning in summary.warnings { output.note("warning: \(warning)") }
+        // Warnings say the statistics may be meaningless, so --quiet does not silence them.
+        for warning in summary.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let accuracy = String(format: "%.1f", 100 * summary.successes / Double(max(summary.samples, 1)))
         print("collected \(summary.samples) samples (\(accuracy)% correct) in \(String(format: "%.1f", summary.seconds)) s → \(out)")
     }

@@ -3,7 +3,7 @@ import Foundation
 
 /// `-q/--quiet`, accepted by every command so that scripts can pass it uniformly.
 struct QuietOption: ParsableArguments {
-    @Flag(name: [.customShort("q"), .long], help: "No progress or notes on stderr (errors still go there).")
+    @Flag(name: [.customShort("q"), .long], help: "No progress or notes on stderr (warnings and errors still go there).")
     var quiet = false
 
     /// A note on stderr unless `--quiet`.

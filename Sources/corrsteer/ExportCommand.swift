@@ -49,7 +49,7 @@ struct ExportCommand: ParsableCommand {
         if let deprecatedOutput {
             guard out == nil else { throw ValidationError("give --out only (--output is its old name)") }
             out = deprecatedOutput
-            output.note("warning: --output is deprecated; use --out (-o)")
+            FileHandle.standardError.write(Data("warning: --output is deprecated; use --out (-o)\n".utf8))
         }
     }
 
@@ -87,8 +87,9 @@ struct ExportCommand: ParsableCommand {
         let layers = directions.map { "direction.\($0.layer)" }
         let exported = steering.entries.filter { !dropped.contains($0.site) }.count
         output.note("exported plan \(plan) (\(exported) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position")
+        // What was left out changes what the file does, so --quiet does not hide it.
         if !dropped.isEmpty {
-            output.note("dropped (llama.cpp cannot hold them): \(dropped.joined(separator: ", "))")
+            FileHandle.standardError.write(Data("dropped (llama.cpp cannot hold them): \(dropped.joined(separator: ", "))\n".utf8))
         }
         print(url.path)
     }
