@@ -20,9 +20,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKernels", cSettings: kernelFlags),
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "Tensors", dependencies: ["CKernels", .target(name: "COpenBLAS", condition: .when(platforms: [.linux]))], swiftSettings: swiftFlags),
+        .target(name: "Tensors", dependencies: ["CKernels"], swiftSettings: swiftFlags),
         .target(name: "InputQuoting", swiftSettings: parserFlags),
         .target(name: "WeightFiles", dependencies: ["Tensors", "CZlib", "InputQuoting"], swiftSettings: parserFlags),
         .target(name: "Tokenization", dependencies: ["InputQuoting"], swiftSettings: swiftFlags),

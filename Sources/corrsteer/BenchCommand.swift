@@ -2,6 +2,7 @@ import ArgumentParser
 import Benchmarks
 import CorrSteer
 import Foundation
+import SparseAutoencoders
 import Tensors
 
 /// `corrsteer bench`: speed on a named real shape with random weights built in memory.
@@ -13,8 +14,17 @@ struct BenchCommand: ParsableCommand {
             Nothing is read from disk: the model (and for `collect` the SAEs) are random tensors of the real \
             shapes. Figures go to stdout, progress to stderr. Compare with scripts/bench/torch_anchors.py and \
             scripts/bench/python_reference_collect.py run in the same session.
+
+            Examples:
+              corrsteer bench --shape tiny --prompt 16 --batch-size 1,2
+              corrsteer bench collect --shape tiny --samples 8
+              corrsteer bench sae-encode --rows 8
+
+            Environment:
+              CORRSTEER_THREADS    threads for matrix products (default: every core)
+              CORRSTEER_PRECISION  default of --precision
             """,
-        subcommands: [BenchModelCommand.self, BenchCollectCommand.self],
+        subcommands: [BenchModelCommand.self, BenchCollectCommand.self, BenchSAEEncodeCommand.self],
         defaultSubcommand: BenchModelCommand.self)
 }
 
@@ -35,6 +45,8 @@ struct BenchCommonOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Print the figures as one JSON object.")
     var json = false
+
+    @OptionGroup var output: QuietOption
 }
 
 /// Parses "128,512" into [128, 512].
@@ -53,22 +65,28 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
-func reportProgress(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+/// Progress lines of a benchmark on stderr, unless `--quiet`.
+func progressReporter(_ output: QuietOption) -> (String) -> Void {
+    { output.note($0) }
 }
 
 struct BenchModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Prefill tok/s per prompt length, decode tok/s per batch size, peak RSS (the default).")
+        abstract: "Prefill tok/s per prompt length, decode tok/s per batch size, peak RSS (the default).",
+        discussion: HelpText.discussion(examples: ["corrsteer bench model --shape tiny --prompt 16 --batch-size 1"]))
 
     @OptionGroup var common: BenchCommonOptions
 
     @Option(name: .long, help: "Prompt lengths to prefill, comma-separated.")
     var prompt: String = "128,512"
 
-    @Option(name: .long, help: "Decode batch sizes, comma-separated.")
-    var batch: String = "1,8"
+    @Option(name: .customLong("batch-size"), help: "Decode batch sizes, comma-separated.")
+    var batchSizes: String = "1,8"
+
+    /// The option's name before `--batch-size` was used everywhere; still accepted, not shown.
+    @Option(name: .customLong("batch"), help: ArgumentHelp("Deprecated spelling of --batch-size.", visibility: .hidden))
+    var deprecatedBatch: String?
 
     @Option(name: .long, help: "Decode steps timed per batch size.")
     var steps: Int = 16
@@ -76,12 +94,19 @@ struct BenchModelCommand: ParsableCommand {
     @Option(name: .long, help: "Times each prefill is run (the best counts).")
     var repetitions: Int = 2
 
+    func validate() throws {
+        _ = try parseCounts(prompt, option: "--prompt")
+        _ = try parseCounts(deprecatedBatch ?? batchSizes, option: "--batch-size")
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
+    }
+
     func run() throws {
         let options = ModelBenchmarkOptions(
             shape: common.shape, promptLengths: try parseCounts(prompt, option: "--prompt"),
-            batchSizes: try parseCounts(batch, option: "--batch"), decodeSteps: steps, repetitions: repetitions,
+            batchSizes: try parseCounts(deprecatedBatch ?? batchSizes, option: "--batch-size"), decodeSteps: steps, repetitions: repetitions,
             precision: common.precision, seed: common.seed)
-        let result = try ModelBenchmark.run(options, progress: reportProgress)
+        let result = try ModelBenchmark.run(options, progress: progressReporter(common.output))
         if common.json {
             try printJSON(result)
             return
@@ -105,15 +130,20 @@ struct BenchModelCommand: ParsableCommand {
 struct BenchCollectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collect",
-        abstract: "Samples/s of a CorrSteer collection on MMLU-length prompts with random JumpReLU SAEs of the real shapes.")
+        abstract: "Samples/s of a CorrSteer collection on MMLU-length prompts with random JumpReLU SAEs of the real shapes.",
+        discussion: HelpText.discussion(examples: ["corrsteer bench collect --shape tiny --samples 8 --batch-size 4"]))
 
     @OptionGroup var common: BenchCommonOptions
 
     @Option(name: .long, help: "Prompts to collect.")
     var samples: Int = 64
 
-    @Option(name: .long, help: "Prompts per batch.")
-    var batch: Int = 8
+    @Option(name: .customLong("batch-size"), help: "Prompts per batch.")
+    var batchSize: Int = 8
+
+    /// The option's name before `--batch-size` was used everywhere; still accepted, not shown.
+    @Option(name: .customLong("batch"), help: ArgumentHelp("Deprecated spelling of --batch-size.", visibility: .hidden))
+    var deprecatedBatch: Int?
 
     @Option(name: .long, help: "SAEs at blocks.L.hook_resid_pre for L = 1…layers (default: every block but the first).")
     var layers: Int?
@@ -127,12 +157,20 @@ struct BenchCollectCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens generated per prompt (MMLU: 1).")
     var maxNewTokens: Int = 1
 
+    func validate() throws {
+        for (name, value) in [("--samples", samples), ("--batch-size", deprecatedBatch ?? batchSize), ("--sae-width", saeWidth),
+                              ("--active-features", activeFeatures), ("--max-new-tokens", maxNewTokens)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, got \(value)")
+        }
+        if let layers, layers < 1 { throw ValidationError("--layers must be at least 1, got \(layers)") }
+    }
+
     func run() throws {
         let options = CollectBenchmarkOptions(
-            shape: common.shape, samples: samples, batchSize: batch, layers: layers, saeWidth: saeWidth,
+            shape: common.shape, samples: samples, batchSize: deprecatedBatch ?? batchSize, layers: layers, saeWidth: saeWidth,
             activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: common.precision,
             seed: common.seed)
-        let result = try CollectBenchmark.run(options, progress: reportProgress)
+        let result = try CollectBenchmark.run(options, progress: progressReporter(common.output))
         if common.json {
             try printJSON(result)
             return
@@ -146,5 +184,34 @@ struct BenchCollectCommand: ParsableCommand {
         if let before = result.loadBefore, let after = result.loadAfter {
             print(String(format: "load average %.2f before, %.2f after", before, after))
         }
+    }
+}
+
+/// `corrsteer bench sae-encode`: SAE encoding against a plain f32 GEMM of the same shape.
+struct BenchSAEEncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sae-encode",
+        abstract: "GFLOP/s of SAE encoding against a plain f32 GEMM of the Gemma Scope 16k shape, random weights.",
+        discussion: HelpText.discussion(examples: ["corrsteer bench sae-encode --rows 8 --json"]))
+
+    @Option(name: .long, help: "Rows per call.")
+    var rows: Int = 64
+
+    @Flag(name: .long, help: "Print the figures as one JSON object.")
+    var json = false
+
+    @OptionGroup var output: QuietOption
+
+    func validate() throws {
+        guard rows >= 1 else { throw ValidationError("--rows must be at least 1, got \(rows)") }
+    }
+
+    func run() throws {
+        let result = SAEBenchmark.encodeVersusGEMM(rows: rows)
+        if json { return try printJSON(result) }
+        print(String(format: "%d × %d encoder, %d rows, %d threads: GEMM %.1f GFLOP/s (%.2f ms); encode %.1f GFLOP/s (%.2f ms) = %.1f%% of GEMM; unaligned (npz-like) encoder %.1f GFLOP/s = %.1f%%",
+                     result.dIn, result.dSAE, result.rows, result.threads, result.gemmGFLOPS, result.gemmSeconds * 1e3,
+                     result.encodeGFLOPS, result.encodeSeconds * 1e3, 100 * result.ratio,
+                     result.encodeUnalignedGFLOPS, 100 * result.unalignedRatio))
     }
 }

@@ -15,7 +15,10 @@ struct ExportCommand: ParsableCommand {
             leaves them out). \
             llama.cpp adds the vectors at every position, prompt included, while corrsteer steers only the \
             generation positions, so results differ. Use with: llama-cli -m MODEL.gguf --control-vector FILE.gguf
-            Example: corrsteer export runs/mmlu --plan A --format gguf
+
+            Examples:
+              corrsteer export RUN --plan A --drop-unexportable
+              corrsteer export RUN --plan S --format safetensors -o S.safetensors
             """)
 
     @Argument(help: "Run directory.")
@@ -27,14 +30,28 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "gguf (llama.cpp control vector) or safetensors (the same direction.N tensors).")
     var format: ControlVectorExport.Format = .gguf
 
-    @Option(help: "Output file (default: RUN/export/PLAN.gguf or .safetensors).")
-    var output: String?
+    @Option(name: [.customShort("o"), .long], help: "Output file (default: RUN/export/PLAN.gguf or .safetensors).")
+    var out: String?
+
+    /// The option's name before 0.x: still accepted, so that scripts keep working, but not shown.
+    @Option(name: .customLong("output"), help: ArgumentHelp("Deprecated spelling of --out.", visibility: .hidden))
+    var deprecatedOutput: String?
+
+    @OptionGroup var output: QuietOption
 
     @Option(name: .customLong("model-hint"), help: "controlvector.model_hint (default: the run's model_type).")
     var modelHint: String?
 
     @Flag(name: .customLong("drop-unexportable"), help: "Leave out vectors llama.cpp cannot hold (the output of layer 0) instead of stopping; they are named on stderr.")
     var dropUnexportable = false
+
+    mutating func validate() throws {
+        if let deprecatedOutput {
+            guard out == nil else { throw ValidationError("give --out only (--output is its old name)") }
+            out = deprecatedOutput
+            FileHandle.standardError.write(Data("warning: --output is deprecated; use --out (-o)\n".utf8))
+        }
+    }
 
     func run() throws {
         let run = RunDirectory(path: directory)
@@ -49,8 +66,8 @@ struct ExportCommand: ParsableCommand {
         let hint = modelHint ?? (try? RunManifest.load(from: run))?.model.modelType ?? steering.model ?? "unknown"
         let url: URL
         var lock: RunLock?
-        if let output {
-            url = URL(fileURLWithPath: output)
+        if let out {
+            url = URL(fileURLWithPath: out)
         } else {
             // Written inside the run: one writer at a time, and no link may carry the file elsewhere.
             lock = try RunLock.acquire(run)
@@ -69,7 +86,8 @@ struct ExportCommand: ParsableCommand {
         let directions = try ControlVectorExport.directions(for: steering, droppingUnexportable: dropUnexportable)
         let layers = directions.map { "direction.\($0.layer)" }
         let exported = steering.entries.filter { !dropped.contains($0.site) }.count
-        FileHandle.standardError.write(Data("exported plan \(plan) (\(exported) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position\n".utf8))
+        output.note("exported plan \(plan) (\(exported) vectors) as \(layers.joined(separator: ", ")); llama.cpp applies them at every position")
+        // What was left out changes what the file does, so --quiet does not hide it.
         if !dropped.isEmpty {
             FileHandle.standardError.write(Data("dropped (llama.cpp cannot hold them): \(dropped.joined(separator: ", "))\n".utf8))
         }

@@ -7,13 +7,20 @@ struct FeaturesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "features",
         abstract: "Show the selected feature of each layer, or one layer's ranked candidates (from features.json).",
-        discussion: "Examples: corrsteer features runs/mmlu; corrsteer features runs/mmlu --layer 20; corrsteer features runs/mmlu --json")
+        discussion: HelpText.discussion(
+            examples: ["corrsteer features RUN", "corrsteer features RUN --layer 2", "corrsteer features RUN --json"]))
 
     @Argument(help: "Run directory (or a features.json file).")
     var path: String
 
-    @Option(help: "Show this layer's top positive and negative candidates.")
+    @Option(help: "Show this layer's ranked candidates (negative ones too when selected with --polarity negative or both).")
     var layer: Int?
+
+    @OptionGroup var output: QuietOption
+
+    func validate() throws {
+        if let layer, layer < 0 { throw ValidationError("--layer must not be negative, got \(layer)") }
+    }
 
     @Flag(help: "Print features.json (or the layer's entry) as JSON instead of a table.")
     var json = false

@@ -9,17 +9,23 @@ struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Run a model over token sequences and write logits and residual streams to a safetensors file.",
-        discussion: """
-            For each sequence b (in the order given, --tokens before --prompt) the file holds logits.b [T, vocab] \
-            and, for every block L, resid_pre.L.b and resid_post.L.b [T, hidden] (the last block's resid_post is \
-            before the final norm), all f32. Example:
-              corrsteer forward --model Tests/Fixtures/models/gemma2-tiny-f32 --tokens 2,651,235 --out out.safetensors
-            """)
+        discussion: HelpText.discussion(
+            "For each sequence b (in the order given, --tokens before --prompt) the file holds logits.b [T, vocab] "
+                + "and, for every block L, resid_pre.L.b and resid_post.L.b [T, hidden] (the last block's resid_post is "
+                + "before the final norm), all f32. Give at least one --tokens or --prompt; token ids must be below "
+                + "the model's vocab_size.",
+            examples: [
+                "corrsteer forward -m MODEL --tokens 2,51,35 -o f.safetensors",
+                "corrsteer forward -m MODEL --prompt 'Hello world' -o f.safetensors",
+            ],
+            extra: [HelpText.environment]))
 
     @OptionGroup var weightChecks: WeightCheckOptions
 
-    @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
+    @Option(name: [.customShort("m"), .long], help: "Model folder, or a Hugging Face id found in the local HF cache.")
     var model: String
+
+    @OptionGroup var output: QuietOption
 
     @Option(name: .long, parsing: .singleValue, help: "Comma-separated token ids of one sequence (repeatable).")
     var tokens: [String] = []
@@ -30,8 +36,13 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "tokenizer.json file or folder for --prompt (default: the model folder).")
     var tokenizer: String?
 
-    @Option(help: "Output .safetensors file (written atomically).")
+    @Option(name: [.customShort("o"), .long], help: "Output .safetensors file (written atomically).")
     var out: String
+
+    func validate() throws {
+        guard !tokens.isEmpty || !prompt.isEmpty else { throw ValidationError("give at least one --tokens or --prompt") }
+        for list in tokens { _ = try TokenList.parse(list) }
+    }
 
     func run() throws {
         let languageModel = try LanguageModel.load(model)

@@ -9,19 +9,24 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Continue one or more prompts and print the generated token ids (and text when the model has a tokenizer).",
-        discussion: """
-            Several prompts run as one ragged batch. Generation stops at the model's EOS ids \
-            (generation_config.json) or after --max-new-tokens. Example:
-              corrsteer generate --model Tests/Fixtures/models/gemma2-tiny-bf16 --prompt-tokens 2,651 --max-new-tokens 8
-            With --plan, every prompt is generated twice, without and with the plan's steering vectors, and \
-            the two completions are printed side by side:
-              corrsteer generate --model M --plan runs/x/plans/A.json --prompt "Request: ...\nResponse:"
-            """)
+        discussion: HelpText.discussion(
+            "Several prompts run as one ragged batch. Generation stops at the model's EOS ids "
+                + "(generation_config.json) or after --max-new-tokens. With --plan, every prompt is generated "
+                + "twice, without and with the plan's steering vectors, and the two completions are printed side by side. "
+                + "Give at least one --prompt or --prompt-tokens.",
+            examples: [
+                "corrsteer generate -m MODEL --prompt 'Request: Hi there.' --max-new-tokens 8",
+                "corrsteer generate -m MODEL --prompt-tokens 2,51,35 --temperature 0.7",
+                "corrsteer generate -m MODEL --plan RUN/plans/A.json --prompt 'Request: Hi'",
+            ],
+            extra: [HelpText.environment]))
 
     @OptionGroup var weightChecks: WeightCheckOptions
 
-    @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
+    @Option(name: [.customShort("m"), .long], help: "Model folder, or a Hugging Face id found in the local HF cache.")
     var model: String
+
+    @OptionGroup var output: QuietOption
 
     @Option(name: .customLong("prompt-tokens"), parsing: .singleValue, help: "Comma-separated token ids of one prompt (repeatable).")
     var promptTokens: [String] = []
@@ -35,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("max-new-tokens"), help: "Most tokens to generate per prompt.")
     var maxNewTokens = 20
 
-    @Option(help: "Sampling temperature; 0 (default) is greedy.")
+    @Option(help: "Sampling temperature; 0 is greedy.")
     var temperature: Float = 0
 
     @Option(name: .customLong("top-k"), help: "Sample only among the k most likely tokens.")
@@ -56,8 +61,17 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Steering plan (plans/NAME.json of a run): print unsteered and steered completions side by side.")
     var plan: String?
 
-    @Option(name: .customLong("steer-positions"), help: "Where the plan adds its vectors: generation (default) or all.")
+    @Option(name: .customLong("steer-positions"), help: "Where the plan adds its vectors: generation or all.")
     var steerPositions: PositionMode = .generation
+
+    func validate() throws {
+        guard !promptTokens.isEmpty || !prompt.isEmpty else { throw ValidationError("give at least one --prompt-tokens or --prompt") }
+        for list in promptTokens { _ = try TokenList.parse(list) }
+        guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1, got \(maxNewTokens)") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more, got \(temperature)") }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+    }
 
     func run() throws {
         let languageModel = try LanguageModel.load(model)

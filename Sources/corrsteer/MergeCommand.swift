@@ -6,13 +6,21 @@ struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
         abstract: "Sum the statistics of shard runs (`collect --shard i/N`) into one run.",
-        discussion: "Example: corrsteer merge runs/mmlu-shard0 runs/mmlu-shard1 --out runs/mmlu")
+        discussion: HelpText.discussion(
+            "The shards must be finished collections of the same experiment (`collect --shard i/N`).",
+            examples: ["corrsteer merge SHARD0 SHARD1 -o merged"]))
 
     @Argument(help: "Finished shard run directories.")
     var runs: [String]
 
-    @Option(help: "Run directory to create.")
+    @Option(name: [.customShort("o"), .long], help: "Run directory to create.")
     var out: String
+
+    @OptionGroup var output: QuietOption
+
+    func validate() throws {
+        guard !runs.isEmpty else { throw ValidationError("give the shard run directories to merge") }
+    }
 
     func run() throws {
         let warnings = try MergeRun.execute(shards: runs.map { RunDirectory(path: $0) }, into: RunDirectory(path: out))

@@ -37,10 +37,10 @@ struct StrategyList: ExpressibleByArgument, Equatable {
 
 /// What to collect: model, SAE, task, and every option that changes the statistics.
 struct CollectionArguments: ParsableArguments {
-    @Option(help: "Model folder, or a Hugging Face id found in the local HF cache.")
+    @Option(name: [.customShort("m"), .long], help: "Model folder, or a Hugging Face id found in the local HF cache.")
     var model: String
 
-    @Option(help: "SAE folder (Gemma Scope tree, SAELens or Llama Scope folders) or file.")
+    @Option(help: "SAE folder (Gemma Scope tree, SAELens or Llama Scope folders) or file. Required unless --raw.")
     var sae: String?
 
     @Option(help: "Task: mmlu, mmlupro, gsm8k, bbq, simpleqa, harmbench, xstest, or custom.")
@@ -52,7 +52,7 @@ struct CollectionArguments: ParsableArguments {
     @Option(name: .customLong("task-file"), help: "JSONL file of a custom task (with --task custom; format in docs/tasks.md).")
     var taskFile: String?
 
-    @Option(name: .customLong("custom-kind"), help: "Answer kind of a custom task.")
+    @Option(name: .customLong("custom-kind"), help: "Answer kind of a custom task (required with --task custom).")
     var customKind: CustomAnswerKind?
 
     @Option(help: "Training samples to collect (fewer if the train split is smaller).")
@@ -82,7 +82,7 @@ struct CollectionArguments: ParsableArguments {
     @Option(help: "Seed of the data shuffle and splits.")
     var seed: Int = 42
 
-    @Option(help: "Shuffle: corrsteer (our documented PRNG) or hf (bit-exact Hugging Face datasets). Default: corrsteer; hf with --paper-compat.")
+    @Option(help: "Shuffle: corrsteer (our documented PRNG) or hf (bit-exact Hugging Face datasets). Default: corrsteer, or hf with --paper-compat.")
     var shuffle: ShuffleMode?
 
     @Option(name: .customLong("bbq-filter"), help: "BBQ context condition.")
@@ -106,7 +106,7 @@ struct CollectionArguments: ParsableArguments {
     @Flag(name: .customLong("lenient-numbers"), help: "Numeric answers: 18.0 = 18 and 1,000 = 1000.")
     var lenientNumbers = false
 
-    @Option(name: .customLong("simpleqa-metric"), help: "SimpleQA without --scorer-command: exact (normalized exact match, the default) or f1 (the reference's set-of-words token F1).")
+    @Option(name: .customLong("simpleqa-metric"), help: "SimpleQA without --scorer-command: exact (normalized exact match; used when not given) or f1 (the reference's set-of-words token F1).")
     var simpleQAMetric: TextMatchMetric?
 
     @Option(name: .customLong("scorer-command"), help: "External scorer: JSONL {id, prompt, output, gold} on stdin → {id, score} on stdout.")
@@ -118,16 +118,33 @@ struct CollectionArguments: ParsableArguments {
     @Flag(name: .customLong("scorer-persistent"), help: "Keep one external scorer process for the whole run (JSONL in, one answer line per item).")
     var scorerPersistent = false
 
+    /// Everything that can be checked without reading a file, so that a mistake is a usage error of this
+    /// subcommand before any model loads.
     func validate() throws {
         if simpleQAMetric != nil && task != "simpleqa" {
             throw ValidationError("--simpleqa-metric applies only to --task simpleqa")
         }
-    }
-
-    func configuration() throws -> CollectionConfiguration {
         guard raw || sae != nil else {
             throw ValidationError("pass --sae PATH, or --raw to use residual dimensions")
         }
+        guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if let maxNewTokens, maxNewTokens < 1 {
+            throw ValidationError("--max-new-tokens must be at least 1, got \(maxNewTokens)")
+        }
+        guard seed >= 0 else { throw ValidationError("--seed must not be negative, got \(seed)") }
+        guard scorerTimeout > 0, scorerTimeout.isFinite else {
+            throw ValidationError("--scorer-timeout must be a positive number of seconds, got \(scorerTimeout)")
+        }
+        if task == "custom" && taskFile == nil { throw ValidationError("--task custom needs --task-file FILE.jsonl") }
+        if task == "custom" && customKind == nil {
+            throw ValidationError("--task custom needs --custom-kind (\(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        _ = try layers.map(parseLayers)
+    }
+
+    func configuration() throws -> CollectionConfiguration {
         var c = CollectionConfiguration(model: model, sae: raw ? nil : sae, task: task)
         c.data = data
         c.customTaskFile = taskFile
@@ -170,13 +187,13 @@ func parseLayers(_ text: String) throws -> [Int] {
 
 /// How features are ranked and turned into steering coefficients.
 struct SelectionArguments: ParsableArguments {
-    @Option(name: .customLong("top-k"), help: "Candidates kept per layer and polarity.")
+    @Option(name: .customLong("top-k"), help: "Candidates kept per layer and polarity (at least 1).")
     var topK: Int = 20
 
     @Option(help: "Ranking: corr (|r|, the paper's), mi, fisher or caa.")
     var score: RankingScore = .correlation
 
-    @Option(help: "Candidate features: positive (r > 0, default), negative, or both.")
+    @Option(help: "Candidate features: positive (r > 0), negative, or both.")
     var polarity: Polarity = .positive
 
     @Option(help: "Coefficient: mean (over correct samples), active-mean, or diff (success − failure).")
@@ -188,6 +205,11 @@ struct SelectionArguments: ParsableArguments {
     @Flag(help: "Steering vectors also add the SAE's b_dec (the reference's --decode).")
     var decode = false
 
+    func validate() throws {
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+        guard scale.isFinite else { throw ValidationError("--scale must be a finite number, got \(scale)") }
+    }
+
     var options: SelectionOptions {
         SelectionOptions(topK: topK, score: score, polarity: polarity, coefficient: coefficient, scale: scale)
     }
@@ -198,16 +220,16 @@ struct EvaluationArguments: ParsableArguments {
     @Option(help: "Comma-separated strategies to evaluate: S, A, P.")
     var strategies = StrategyList([.single, .allLayers, .pruned])
 
-    @Option(name: .customLong("val-limit"), help: "Validation samples for CorrSteer-P.")
+    @Option(name: .customLong("val-limit"), help: "Validation samples per layer for CorrSteer-P (at least 1).")
     var valLimit: Int = 200
 
-    @Option(name: .customLong("test-limit"), help: "Test samples (default: the whole test split).")
+    @Option(name: .customLong("test-limit"), help: "Test samples per variant (at least 1; default: the whole test split).")
     var testLimit: Int?
 
     @Flag(name: .customLong("constrain-options"), help: "Multiple choice: decode only the option tokens.")
     var constrainOptions = false
 
-    @Option(name: .customLong("steer-positions"), help: "Where steering adds its vectors: generation (default) or all.")
+    @Option(name: .customLong("steer-positions"), help: "Where steering adds its vectors: generation or all.")
     var steerPositions: PositionMode = .generation
 
     @Option(help: "Few-shot examples in evaluation prompts (collection is always zero-shot, as in the paper).")
@@ -217,7 +239,10 @@ struct EvaluationArguments: ParsableArguments {
     var cot = false
 
     func validate() throws {
-        guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1") }
+        guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1, got \(valLimit)") }
+        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
+        guard few >= 0 else { throw ValidationError("--few must not be negative, got \(few)") }
+        guard !strategies.strategies.isEmpty else { throw ValidationError("--strategies needs at least one of S, A, P") }
     }
 
     func options(batchSize: Int? = nil) throws -> EvaluationOptions {

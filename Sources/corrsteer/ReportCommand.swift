@@ -10,13 +10,18 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Reads manifest.json, features.json, plans/*.json and eval/*/{metrics.json,predictions.jsonl}. \
             Variants without metrics.json get their metrics computed from predictions.jsonl against eval/baseline.
-            Example: corrsteer report runs/mmlu
+
+            Examples:
+              corrsteer report RUN
+              corrsteer report RUN --examples 2
             """)
 
     @Argument(help: "Run directory.")
     var directory: String
 
-    @Option(help: "Bootstrap resamples for variants whose metrics are computed here.")
+    @OptionGroup var output: QuietOption
+
+    @Option(help: "Bootstrap resamples for variants whose metrics are computed here (at least 1).")
     var resamples: Int = 10_000
 
     @Option(help: "Bootstrap seed for variants whose metrics are computed here.")
@@ -25,9 +30,12 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Improved and broken example answers shown per variant.")
     var examples: Int = 5
 
+    func validate() throws {
+        guard resamples > 0 else { throw ValidationError("--resamples must be at least 1, got \(resamples)") }
+        guard examples >= 0 else { throw ValidationError("--examples must not be negative, got \(examples)") }
+    }
+
     func run() throws {
-        guard resamples > 0 else { throw RunError.invalidOption("--resamples must be at least 1") }
-        guard examples >= 0 else { throw RunError.invalidOption("--examples must not be negative") }
         let run = RunDirectory(path: directory)
         let input = try RunReport.load(runDirectory: run, bootstrap: BootstrapOptions(resamples: resamples, seed: seed),
                                        exampleLimit: examples)

@@ -6,36 +6,43 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Collect, select and evaluate in one command.",
-        discussion: """
-            Example:
-              corrsteer run --model google/gemma-2-2b-it --sae ~/gemma-scope-2b-pt-res \\
-                --task mmlu --data ~/data --samples 4000 --out runs/mmlu
-            """)
+        discussion: HelpText.discussion(
+            "Writes manifest.json, collection.jsonl, stats/, features.json, plans/, eval/ and report.html into "
+                + "--out, and first prints how many generations the run needs. A killed run continues with --resume.",
+            examples: [
+                "corrsteer run -m MODEL --sae SAE --task xstest --data DATA -o runs/xs",
+                "corrsteer run -m MODEL --sae SAE --task xstest --data DATA --samples 50 -o x",
+                "corrsteer run -m MODEL --raw --task xstest --data DATA --test-limit 40 -o r",
+            ],
+            extra: [HelpText.environment]))
 
     @OptionGroup var collection: CollectionArguments
     @OptionGroup var selection: SelectionArguments
     @OptionGroup var evaluation: EvaluationArguments
     @OptionGroup var weightChecks: WeightCheckOptions
 
-    @Option(help: "Run directory to create (or to continue with --resume).")
+    @Option(name: [.customShort("o"), .long], help: "Run directory to create (or to continue with --resume).")
     var out: String
 
     @Flag(help: "Continue a run that was interrupted.")
     var resume = false
 
-    @Flag(help: "No progress on stderr.")
-    var quiet = false
+    @OptionGroup var output: QuietOption
 
     @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
     var json = false
 
     func run() throws {
+        let quiet = output.quiet
         let directory = RunDirectory(path: out)
         var pipeline = Pipeline(
             run: directory, collection: try collection.configuration(), selection: selection.options,
             decoderBias: selection.decode, evaluation: try evaluation.options())
         pipeline.resume = resume
         pipeline.quiet = quiet
+        if !quiet, !resume, let plan = try? RunPlan.estimate(collection: pipeline.collection, evaluation: pipeline.evaluation) {
+            output.note(plan.summary)
+        }
         if !quiet {
             pipeline.onSelection = { FileHandle.standardError.write(Data((FeatureListing.render($0, layer: nil) + "\n").utf8)) }
         }

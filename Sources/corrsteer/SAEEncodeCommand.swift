@@ -11,41 +11,26 @@ struct SAEEncodeCommand: ParsableCommand {
             --sae takes a Gemma Scope params.npz, a SAELens folder (cfg.json + sae_weights.safetensors), a \
             Llama Scope folder (hyperparams.json + checkpoints/final.safetensors), or a folder with one SAE \
             per layer (then --layer chooses).
-            Example:
-              corrsteer sae-encode --sae ~/gemma-scope-2b-pt-res --layer 12 --in x.safetensors --out z.safetensors
+
+            Examples:
+              corrsteer sae-encode --sae SAE --layer 2 --in x.safetensors -o z.safetensors
+              corrsteer sae-encode --sae SAE/layer_2 --in x.safetensors -o z.safetensors
             """)
 
     @OptionGroup var sae: SAEOptions
 
     @Option(name: .customLong("in"), help: "safetensors file holding the rows to encode.")
-    var input: String?
+    var input: String
 
     @Option(help: "Name of the input tensor.")
     var tensor: String = "x"
 
-    @Option(help: "safetensors file to write (tensor z).")
-    var out: String?
+    @Option(name: [.customShort("o"), .long], help: "safetensors file to write (tensor z).")
+    var out: String
 
-    @Flag(help: ArgumentHelp("Benchmark: encode vs a plain f32 GEMM of the Gemma Scope 16k shape, random weights.", visibility: .hidden))
-    var bench = false
-
-    @Option(help: ArgumentHelp("Benchmark rows per call.", visibility: .hidden))
-    var benchRows: Int = 64
-
-    @Flag(help: ArgumentHelp("Benchmark output as JSON.", visibility: .hidden))
-    var json = false
+    @OptionGroup var output: QuietOption
 
     func run() throws {
-        if bench {
-            let result = SAEBenchmark.encodeVersusGEMM(rows: benchRows)
-            if json { return try SAEOptions.printJSON(result) }
-            print(String(format: "%d × %d encoder, %d rows, %d threads: GEMM %.1f GFLOP/s (%.2f ms); encode %.1f GFLOP/s (%.2f ms) = %.1f%% of GEMM; unaligned (npz-like) encoder %.1f GFLOP/s = %.1f%%",
-                         result.dIn, result.dSAE, result.rows, result.threads, result.gemmGFLOPS, result.gemmSeconds * 1e3,
-                         result.encodeGFLOPS, result.encodeSeconds * 1e3, 100 * result.ratio,
-                         result.encodeUnalignedGFLOPS, 100 * result.unalignedRatio))
-            return
-        }
-        guard let input, let out else { throw ValidationError("--in and --out are required") }
         let model = try sae.load(encoderOnly: true)
         let rows = try model.encodeFile(input: URL(fileURLWithPath: input), tensor: tensor, output: URL(fileURLWithPath: out))
         print("encoded \(rows) rows with \(model.path) (layer \(model.layer), \(model.dSAE) features) → \(out)")
@@ -57,7 +42,7 @@ struct SAEOptions: ParsableArguments {
     @OptionGroup var weightChecks: WeightCheckOptions
 
     @Option(help: "SAE file or folder.")
-    var sae: String?
+    var sae: String
 
     @Option(help: "Layer whose SAE to use when --sae holds several.")
     var layer: Int?
@@ -75,9 +60,10 @@ struct SAEOptions: ParsableArguments {
         SAELoadOptions(normScalingFactor: normScalingFactor, llamaScopeUsesSAELens5Threshold: saelens5Threshold)
     }
 
-    func path() throws -> URL {
-        guard let sae else { throw ValidationError("--sae is required") }
-        return URL(fileURLWithPath: sae)
+    func path() throws -> URL { URL(fileURLWithPath: sae) }
+
+    func validate() throws {
+        if let layer, layer < 0 { throw ValidationError("--layer must not be negative, got \(layer)") }
     }
 
     /// One JSON object on stdout, snake_case keys.

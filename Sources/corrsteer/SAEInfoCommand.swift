@@ -9,14 +9,18 @@ struct SAEInfoCommand: ParsableCommand {
         abstract: "Describe an SAE: architecture, site, sizes, dtype and how codes are computed.",
         discussion: """
             For a folder with one SAE per layer, lists which SAE each layer resolves to; add --layer for details.
-            Example:
-              corrsteer sae-info --sae ~/gemma-scope-2b-pt-res --layer 20
+
+            Examples:
+              corrsteer sae-info --sae SAE
+              corrsteer sae-info --sae SAE --layer 2 --json
             """)
 
     @OptionGroup var sae: SAEOptions
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    @OptionGroup var output: QuietOption
 
     @Flag(help: ArgumentHelp("Load every SAE found encoder-only, encode a few rows, and report resident memory.", visibility: .hidden))
     var measureMemory = false

@@ -12,6 +12,10 @@ struct TasksCommand: ParsableCommand {
             Without --task: every built-in task (mmlu, mmlupro, gsm8k, bbq, simpleqa, harmbench, xstest) with \
             its train / validation / test sizes before limits, or why it is unavailable. With --task: the first \
             --show test examples (prompt, gold answer), one JSON object per line with --json.
+
+            Examples:
+              corrsteer tasks --data DATA
+              corrsteer tasks --data DATA --task xstest --show 2
             """)
 
     @Option(name: .long, help: "Folder laid out like shared/data (mmlu/, gsm8k/, bbq/, …).")
@@ -20,17 +24,19 @@ struct TasksCommand: ParsableCommand {
     @Option(name: .long, help: "Show the prompts of this task (or 'custom' with --task-file).")
     var task: String?
 
+    @OptionGroup var output: QuietOption
+
     @Option(name: .long, help: "Number of test examples to show with --task.")
     var show: Int = 3
 
     @Option(name: .long, help: "Shuffle and split seed.")
     var seed: UInt64 = 42
 
-    @Option(name: .long, help: "corrsteer (default) or hf (reproduces Hugging Face datasets' splits).")
-    var shuffle: String = ShuffleMode.corrsteer.rawValue
+    @Option(name: .long, help: "corrsteer or hf (reproduces Hugging Face datasets' splits).")
+    var shuffle: ShuffleMode = .corrsteer
 
-    @Option(name: .long, help: "BBQ context condition: ambig or disambig.")
-    var bbqFilter: String?
+    @Option(name: .long, help: "BBQ context condition.")
+    var bbqFilter: BBQCondition?
 
     @Option(name: .long, help: "One subset: MMLU subject, MMLU-Pro category, BBQ category, HarmBench functional category, XSTest type, SimpleQA topic.")
     var category: String?
@@ -44,31 +50,23 @@ struct TasksCommand: ParsableCommand {
     @Option(name: .long, help: "Custom task JSONL file (task 'custom').")
     var taskFile: String?
 
-    @Option(name: .long, help: "Custom task answer kind: choice, exact, numeric, contains, refusal, external.")
-    var customKind: String?
+    @Option(name: .long, help: "Custom task answer kind.")
+    var customKind: CustomAnswerKind?
 
     @Flag(name: .long, help: "Machine-readable output (JSON lines).")
     var json = false
 
+    func validate() throws {
+        guard show >= 0 else { throw ValidationError("--show must not be negative, got \(show)") }
+        guard few >= 0 else { throw ValidationError("--few must not be negative, got \(few)") }
+    }
+
     func run() throws {
         var options = TaskOptions()
         options.seed = seed
-        guard let mode = ShuffleMode(rawValue: shuffle) else {
-            throw ValidationError("--shuffle '\(shuffle)': expected corrsteer or hf")
-        }
-        options.shuffle = mode
-        if let bbqFilter {
-            guard let condition = BBQCondition(rawValue: bbqFilter) else {
-                throw ValidationError("--bbq-filter '\(bbqFilter)': expected ambig or disambig")
-            }
-            options.bbqCondition = condition
-        }
-        if let customKind {
-            guard let kind = CustomAnswerKind(rawValue: customKind) else {
-                throw ValidationError("--custom-kind '\(customKind)': expected one of \(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            options.customKind = kind
-        }
+        options.shuffle = shuffle
+        options.bbqCondition = bbqFilter
+        options.customKind = customKind
         options.category = category
         options.fewShot = few
         options.chainOfThought = cot

@@ -11,6 +11,10 @@ struct TokenizeCommand: ParsableCommand {
             Gives the ids Hugging Face `tokenizers` gives for the same tokenizer.json. The \
             tokenizer_config.json, special_tokens_map.json and chat_template.jinja beside it are read \
             when present. The whole input is checked before anything is written.
+
+            Examples:
+              echo '{"text":"Hello"}' | corrsteer tokenize --tokenizer MODEL
+              echo '{"ids":[2,51,35]}' | corrsteer tokenize --tokenizer MODEL --decode
             """)
 
     @Option(name: .long, help: "A tokenizer.json file, or the model folder that holds it.")
@@ -27,6 +31,13 @@ struct TokenizeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Encoding threads (default: all cores).")
     var threads: Int?
+
+    @OptionGroup var output: QuietOption
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if skipSpecialTokens && !decode { throw ValidationError("--skip-special-tokens applies only with --decode") }
+    }
 
     func run() throws {
         let url = URL(fileURLWithPath: tokenizer)

@@ -108,5 +108,8 @@ final class CollectionResumeTests: XCTestCase {
         let result = try CorrSteerBinary.run(arguments)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("different options"), result.stderr)
+        // The message names what differs, with both values.
+        XCTAssertTrue(result.stderr.contains("--batch-size (run: 4, now: 2)"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("--samples"), result.stderr)
     }
 }

@@ -79,7 +79,11 @@ final class PipelineErrorTests: XCTestCase {
     }
 
     func testZeroSamples() throws {
-        assertFails(try collect(sae: demo.appendingPathComponent("sae").path, extra: ["--samples", "0"]), mentioning: ["--samples"])
+        // Checked while the command line is parsed: a usage error of `collect`, before anything is read.
+        let result = try collect(sae: demo.appendingPathComponent("sae").path, extra: ["--samples", "0"])
+        XCTAssertEqual(result.status, 64, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("Error: --samples must be at least 1, got 0\nUsage: corrsteer collect"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path), "nothing is written")
     }
 
     func testEqualRewardsAreReportedNotNaN() throws {

@@ -24,10 +24,10 @@ for step in $steps; do
         OPENBLAS_CORETYPE=SkylakeX "$root/scripts/bench/kernel_bench.sh" --ops sgemm --m 1,8,128,512 \
             | sed 's/^/# SkylakeX /' >> "$out" ;;
     torch-gemm) (cd "$root/scripts/bench" && python3 torch_anchors.py gemm) >> "$out" ;;
-    model) "$bin" bench --shape gemma-2-2b --prompt 128,512 --batch 1,8 --json >> "$out" ;;
+    model) "$bin" bench --shape gemma-2-2b --prompt 128,512 --batch-size 1,8 --json >> "$out" ;;
     torch-model) (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b) >> "$out" ;;
     torch-model-f32) (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b --dtype float32) >> "$out" ;;
-    collect) "$bin" bench collect --shape gemma-2-2b --samples 64 --batch 8 --json >> "$out" ;;
+    collect) "$bin" bench collect --shape gemma-2-2b --samples 64 --batch-size 8 --json >> "$out" ;;
     python-collect) (cd "$root/scripts/bench" && python3 python_reference_collect.py --shape gemma-2-2b --samples 64 --batch 8) >> "$out" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
     esac

@@ -49,6 +49,27 @@ enum ReportFormat {
 
     static let resultHeaders = ["variant", "n", "accuracy [95 % CI]", "Δ vs baseline [95 % CI]", "SER", "NEG / POS", "McNemar p"]
 
+    /// The "Broken answers" section: one sentence per steered variant that broke answers, or the single
+    /// sentence that none did; nil when no variant was compared with the baseline.
+    static func brokenSummary(_ variants: [VariantMetrics]) -> [String]? {
+        let compared = variants.compactMap { v in v.comparison.map { (v.variant, $0) } }
+        guard !compared.isEmpty else { return nil }
+        let broke = compared.filter { $0.1.negative > 0 }
+        guard !broke.isEmpty else { return ["No answer became wrong."] }
+        return broke.map { name, c in
+            "\(name): \(c.negative) answer\(c.negative == 1 ? "" : "s") became wrong (baseline right, steered wrong) "
+                + "against \(c.positive) that became right; SER \(ser(c.sideEffectRatio))."
+        }
+    }
+
+    static func histogramHeaders() -> [String] { ["layer", "features", "r min", "r max", "|r| ≥ 0.1", "|r| ≥ 0.2", "never active"] }
+
+    /// One summary row of a layer's r distribution.
+    static func histogramRow(_ h: CorrelationHistogram) -> [String] {
+        [String(h.layer), String(h.features), correlation(h.smallest), correlation(h.largest),
+         String(h.atLeastTenth), String(h.atLeastFifth), String(h.neverActive)]
+    }
+
     /// The best correlation shown for a layer: its selected feature, else its strongest candidate.
     static func topCandidate(_ layer: LayerCandidates) -> FeatureCandidate? {
         layer.selected ?? (layer.topPositive + layer.topNegative).max { abs($0.correlation) < abs($1.correlation) }

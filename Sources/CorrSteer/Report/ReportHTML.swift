@@ -37,6 +37,40 @@ public enum ReportHTML {
                                                     valueLabel: { String(format: "%.0f", $0) }, width: 480) + "</figure>\n"
         }
 
+        if let broken = ReportFormat.brokenSummary(input.variants) {
+            body += "<h2>Broken answers</h2>\n"
+            body += broken.count == 1 ? "<p>\(escape(broken[0]))</p>\n"
+                : "<ul>" + broken.map { "<li>\(escape($0))</li>" }.joined() + "</ul>\n"
+        }
+
+        if !input.categories.isEmpty {
+            let names = input.variants.map(\.variant)
+            body += "<h2>Accuracy per category</h2>\n"
+            body += table(headers: ["category", "n"] + names, rows: input.categories.map { c in
+                [escape(c.category), String(c.count)] + names.map { c.accuracies[$0].map { ReportFormat.percent($0) + " %" } ?? "–" }
+            })
+        }
+
+        if let validation = input.pValidation {
+            body += "<h2>CorrSteer-P validation</h2>\n"
+            body += "<p class=\"note\">Each layer's feature alone on the validation split; P keeps the layers that beat the "
+                + "unsteered accuracy" + (validation.baseline.map { " (\(ReportFormat.percent($0)) %)" } ?? "") + ".</p>\n"
+            var bars: [ReportSVG.Bar] = []
+            if let baseline = validation.baseline {
+                bars.append(ReportSVG.Bar(label: "base", value: baseline * 100, tooltip: "unsteered: \(ReportFormat.percent(baseline)) %", interval: nil))
+            }
+            bars += validation.layers.map { l in
+                ReportSVG.Bar(label: String(l.layer), value: l.accuracy * 100,
+                              tooltip: "layer \(l.layer): \(ReportFormat.percent(l.accuracy)) %\(l.kept ? " (kept)" : "")", interval: nil)
+            }
+            body += "<figure>" + ReportSVG.barChart(bars, title: "Validation accuracy (%): unsteered, then each layer alone",
+                                                    valueLabel: { String(format: "%.0f", $0) }) + "</figure>\n"
+            body += table(headers: ["layer", "validation accuracy", "Δ vs baseline", "kept"], rows: validation.layers.map { l in
+                [String(l.layer), ReportFormat.percent(l.accuracy) + " %",
+                 validation.baseline.map { ReportFormat.signedPoints(l.accuracy - $0) + " pp" } ?? "–", l.kept ? "yes" : "no"]
+            })
+        }
+
         if !input.layers.isEmpty {
             body += "<h2>Top correlation per layer</h2>\n"
             let bars = input.layers.map { layer -> ReportSVG.Bar in
@@ -55,6 +89,32 @@ public enum ReportHTML {
                         ReportFormat.coefficient(top.coefficient), String(format: "%.1f", top.frequency),
                         link(input.neuronpediaURL(layer: layer.layer, feature: top.feature))]
             })
+        }
+
+        if input.layers.contains(where: { !($0.topPositive.isEmpty && $0.topNegative.isEmpty) }) {
+            body += "<h2>Candidates per layer</h2>\n"
+            for layer in input.layers where !(layer.topPositive.isEmpty && layer.topNegative.isEmpty) {
+                let negatives = layer.topNegative.isEmpty ? "" : ", \(layer.topNegative.count) negative"
+                body += "<details><summary>layer \(layer.layer): \(layer.topPositive.count) positive\(negatives)</summary>\n"
+                let rows = [("positive", layer.topPositive), ("negative", layer.topNegative)].flatMap { polarity, list in
+                    list.enumerated().map { rank, c in
+                        [polarity, String(rank + 1), String(c.feature), ReportFormat.correlation(c.correlation),
+                         ReportFormat.coefficient(c.coefficient), String(format: "%.1f", c.frequency),
+                         link(input.neuronpediaURL(layer: layer.layer, feature: c.feature))]
+                    }
+                }
+                body += table(headers: ReportMarkdown.candidateHeaders, rows: rows)
+                body += "</details>\n"
+            }
+        }
+
+        if !input.histograms.isEmpty {
+            body += "<h2>Distribution of r over all features</h2>\n"
+            body += "<p class=\"note\">Per layer, how many features have each correlation with the reward (bar height on a "
+                + "log scale; bins symmetric around 0). A useful feature stands out in a tail.</p>\n<div class=\"multiples\">"
+            body += input.histograms.map { "<figure>" + ReportSVG.histogram($0) + "</figure>" }.joined()
+            body += "</div>\n"
+            body += table(headers: ReportFormat.histogramHeaders(), rows: input.histograms.map(ReportFormat.histogramRow))
         }
 
         if !input.plans.isEmpty {
@@ -113,6 +173,8 @@ public enum ReportHTML {
     table.facts th { background: #f6f8fa; font-weight: 600; }
     .note { color: #57606a; font-size: 0.85rem; }
     figure { margin: 1rem 0; }
+    .multiples { display: flex; flex-wrap: wrap; gap: 0.5rem; } .multiples figure { margin: 0; }
+    details { margin: 0.3rem 0; } summary { cursor: pointer; }
     svg.chart { max-width: 100%; height: auto; }
     svg .bar { fill: #4078c0; } svg .bar.negative { fill: #c0504d; }
     svg .grid { stroke: #eaeef2; stroke-width: 1; } svg .axis { stroke: #57606a; stroke-width: 1; }

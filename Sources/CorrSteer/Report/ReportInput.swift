@@ -47,9 +47,17 @@ public struct ReportInput: Sendable {
     /// Neuronpedia source template (`{L}` = layer) for links to selected features; nil if unknown.
     public var neuronpedia: String?
     public var examples: [Examples]
+    /// Per layer, how r spreads over every feature (from the statistics; empty without them).
+    public var histograms: [CorrelationHistogram]
+    /// CorrSteer-P's validation accuracies (`eval/P/validation.json`), when P was evaluated.
+    public var pValidation: PValidationSummary?
+    /// Test accuracy per task category and variant; empty for tasks without categories.
+    public var categories: [CategoryAccuracy]
 
     public init(title: String, facts: [Fact] = [], variants: [VariantMetrics] = [], layers: [LayerCandidates] = [],
-                plans: [Plan] = [], neuronpedia: String? = nil, examples: [Examples] = []) {
+                plans: [Plan] = [], neuronpedia: String? = nil, examples: [Examples] = [],
+                histograms: [CorrelationHistogram] = [], pValidation: PValidationSummary? = nil,
+                categories: [CategoryAccuracy] = []) {
         self.title = title
         self.facts = facts
         self.variants = variants
@@ -57,6 +65,9 @@ public struct ReportInput: Sendable {
         self.plans = plans
         self.neuronpedia = neuronpedia
         self.examples = examples
+        self.histograms = histograms
+        self.pValidation = pValidation
+        self.categories = categories
     }
 
     /// Link to a feature's Neuronpedia page, from the template or from the candidates' stored links.
@@ -117,9 +128,11 @@ public enum RunReport {
             .sorted { order($0) < order($1) }
         let baselinePredictions: [PredictionRecord]? = fileManager.fileExists(atPath: run.predictions(variant: "baseline").path)
             ? try PredictionsFile.read(from: run.predictions(variant: "baseline")) : nil
+        var allPredictions: [String: [PredictionRecord]] = [:]
         for name in variantNames {
             let predictionsURL = run.predictions(variant: name)
             let predictions = fileManager.fileExists(atPath: predictionsURL.path) ? try PredictionsFile.read(from: predictionsURL) : nil
+            allPredictions[name] = predictions
             if fileManager.fileExists(atPath: run.metrics(variant: name).path) {
                 input.variants.append(try VariantMetrics.load(from: run.metrics(variant: name)))
             } else if let predictions {
@@ -131,6 +144,16 @@ public enum RunReport {
                 let (improved, broken) = try ExampleChange.collect(steered: predictions, baseline: baselinePredictions, limit: exampleLimit)
                 input.examples.append(ReportInput.Examples(variant: name, improved: improved, broken: broken))
             }
+        }
+        input.histograms = correlationHistograms(run)
+        let validationURL = run.evalDirectory.appendingPathComponent("P").appendingPathComponent("validation.json")
+        if fileManager.fileExists(atPath: validationURL.path) {
+            let kept = Set(input.plans.first { $0.name == "P" }?.choices.map(\.layer) ?? [])
+            input.pValidation = try PValidationSummary.load(from: validationURL, keptLayers: kept)
+        }
+        if !allPredictions.isEmpty {
+            let categories = testCategories(run)
+            if !categories.isEmpty { input.categories = CategoryAccuracy.group(predictions: allPredictions, categoryOf: categories) }
         }
         return input
     }

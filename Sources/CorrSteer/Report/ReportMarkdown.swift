@@ -24,6 +24,30 @@ public enum ReportMarkdown {
             if !notes.isEmpty { out += "\n" }
         }
 
+        if let broken = ReportFormat.brokenSummary(input.variants) {
+            out += "## Broken answers\n\n"
+            for line in broken { out += (broken.count == 1 ? "" : "- ") + inline(line) + "\n" }
+            out += "\n"
+        }
+
+        if !input.categories.isEmpty {
+            let names = input.variants.map(\.variant)
+            out += "## Accuracy per category\n\n"
+            out += table(headers: ["category", "n"] + names, rows: input.categories.map { c in
+                [c.category, String(c.count)] + names.map { c.accuracies[$0].map { ReportFormat.percent($0) + " %" } ?? "–" }
+            })
+        }
+
+        if let validation = input.pValidation {
+            out += "## CorrSteer-P validation\n\n"
+            out += "Each layer's feature alone on the validation split; P keeps the layers that beat the unsteered accuracy"
+                + (validation.baseline.map { " (\(ReportFormat.percent($0)) %)" } ?? "") + ".\n\n"
+            out += table(headers: ["layer", "validation accuracy", "Δ vs baseline", "kept"], rows: validation.layers.map { l in
+                [String(l.layer), ReportFormat.percent(l.accuracy) + " %",
+                 validation.baseline.map { ReportFormat.signedPoints(l.accuracy - $0) + " pp" } ?? "–", l.kept ? "yes" : "no"]
+            })
+        }
+
         if !input.layers.isEmpty {
             out += "## Top correlation per layer\n\n"
             out += table(headers: ["layer", "site", "feature", "r", "coefficient", "active %", "Neuronpedia"], rows: input.layers.map { layer in
@@ -32,6 +56,19 @@ public enum ReportMarkdown {
                         ReportFormat.coefficient(top.coefficient), String(format: "%.1f", top.frequency),
                         link(input.neuronpediaURL(layer: layer.layer, feature: top.feature))]
             })
+        }
+
+        if input.layers.contains(where: { !($0.topPositive.isEmpty && $0.topNegative.isEmpty) }) {
+            out += "## Candidates per layer\n\n"
+            for layer in input.layers where !(layer.topPositive.isEmpty && layer.topNegative.isEmpty) {
+                out += "### Layer \(layer.layer)\n\n"
+                out += table(headers: candidateHeaders, rows: candidateRows(layer, input: input))
+            }
+        }
+
+        if !input.histograms.isEmpty {
+            out += "## Distribution of r over all features\n\n"
+            out += table(headers: ReportFormat.histogramHeaders(), rows: input.histograms.map(ReportFormat.histogramRow))
         }
 
         if !input.plans.isEmpty {
@@ -61,6 +98,18 @@ public enum ReportMarkdown {
             }
         }
         return out
+    }
+
+    static let candidateHeaders = ["polarity", "rank", "feature", "r", "coefficient", "active %", "Neuronpedia"]
+
+    static func candidateRows(_ layer: LayerCandidates, input: ReportInput) -> [[String]] {
+        [("positive", layer.topPositive), ("negative", layer.topNegative)].flatMap { polarity, list in
+            list.enumerated().map { rank, c in
+                [polarity, String(rank + 1), String(c.feature), ReportFormat.correlation(c.correlation),
+                 ReportFormat.coefficient(c.coefficient), String(format: "%.1f", c.frequency),
+                 link(input.neuronpediaURL(layer: layer.layer, feature: c.feature))]
+            }
+        }
     }
 
     static func table(headers: [String], rows: [[String]]) -> String {

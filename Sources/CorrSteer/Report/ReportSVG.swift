@@ -54,6 +54,33 @@ enum ReportSVG {
         return svg + "</svg>"
     }
 
+    /// A small histogram of one layer's correlations: bar heights on a log scale (log(1 + count)), since
+    /// nearly every feature sits near 0 and the tails, which hold the selected features, are what matter.
+    static func histogram(_ h: CorrelationHistogram, width: Int = 230, height: Int = 120) -> String {
+        let left = 6.0, right = 6.0, top = 20.0, bottom = 18.0
+        let plotWidth = Double(width) - left - right, plotHeight = Double(height) - top - bottom
+        let title = "layer \(h.layer): \(h.features) features"
+        var svg = "<svg class=\"chart\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(ReportHTML.escape(title))\">"
+        svg += "<title>\(ReportHTML.escape(title))</title>"
+        svg += text(x: Double(width) / 2, y: 13, title, anchor: "middle", cssClass: "chart-title")
+        let highest = log1p(Double(h.counts.max() ?? 0))
+        let slot = plotWidth / Double(max(h.counts.count, 1))
+        let binWidth = 2 * h.bound / Double(max(h.counts.count, 1))
+        for (index, count) in h.counts.enumerated() where count > 0 {
+            let barHeight = highest > 0 ? log1p(Double(count)) / highest * plotHeight : 0
+            let low = -h.bound + Double(index) * binWidth
+            let tooltip = String(format: "r in [%.3f, %.3f): %d features", low, low + binWidth, count)
+            svg += "<rect x=\"\(f(left + Double(index) * slot + 0.5))\" y=\"\(f(top + plotHeight - barHeight))\" width=\"\(f(max(slot - 1, 0.5)))\" height=\"\(f(max(barHeight, 0.5)))\" class=\"\(low + binWidth <= 0 ? "bar negative" : "bar")\">"
+            svg += "<title>\(ReportHTML.escape(tooltip))</title></rect>"
+        }
+        svg += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(top + plotHeight))\" class=\"axis\"/>"
+        let baseline = Double(height) - 4
+        svg += text(x: left, y: baseline, String(format: "%.2f", -h.bound), anchor: "start", cssClass: "tick")
+        svg += text(x: left + plotWidth / 2, y: baseline, "0", anchor: "middle", cssClass: "tick")
+        svg += text(x: left + plotWidth, y: baseline, String(format: "%.2f", h.bound), anchor: "end", cssClass: "tick")
+        return svg + "</svg>"
+    }
+
     /// About five round ticks between low and high.
     static func ticks(low: Double, high: Double) -> [Double] {
         let raw = (high - low) / 5

@@ -46,7 +46,9 @@ public struct CollectionRun {
             try run.refuseLinks()
             let manifest = try RunManifest.load(from: run)
             guard manifest.configuration == configuration else {
-                throw RunError.mismatch("\(run.manifest.path): --resume with different options than the run was started with")
+                let differences = configuration.differences(from: manifest.configuration).map(\.description)
+                throw RunError.mismatch("\(run.manifest.path): --resume with different options than the run was started with"
+                    + (differences.isEmpty ? "" : ": " + differences.joined(separator: ", ")))
             }
             checkpoint = try StatisticsCheckpoint.load(from: run)
             try checkpoint?.verify(against: manifest, in: run)
