@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "corrsteer", targets: ["corrsteer"]),
         .library(name: "CorrSteer", targets: ["CorrSteer"]),
+        .executable(name: "corrsteer-fuzz", targets: ["corrsteer-fuzz"]),
+        .executable(name: "corrsteer-fuzz-parsers", targets: ["corrsteer-fuzz-parsers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,6 +29,10 @@ let package = Package(
         .target(name: "Tasks", swiftSettings: swiftFlags),
         .target(name: "CorrSteer", dependencies: ["Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
         .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
+        // Fuzzing harness (scripts/fuzz/README.md). The CLI fuzzer runs the built `corrsteer` binary and
+        // links only zlib (CRCs, re-deflating npz members); the parsers' entry point links the parsers.
+        .executableTarget(name: "corrsteer-fuzz", dependencies: ["CZlib"], path: "scripts/fuzz/cli"),
+        .executableTarget(name: "corrsteer-fuzz-parsers", dependencies: ["WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", "CorrSteer"], path: "scripts/fuzz/parsers"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
