@@ -77,6 +77,8 @@ enum Setup {
             FuzzFormat(name: "features", target: "run/features.json", mutator: .json, copies: ["run"], arguments: ["features", "run"]),
             FuzzFormat(name: "plan", target: "run/plans/S.json", mutator: .json, copies: ["run"], arguments: export),
             FuzzFormat(name: "plan-vectors", target: "run/plans/S.safetensors", mutator: .safetensors, copies: ["run"], arguments: export),
+            FuzzFormat(name: "predictions", target: "run/eval/S/predictions.jsonl", mutator: .jsonLines, copies: ["run"], arguments: ["report", "run"]),
+            FuzzFormat(name: "metrics", target: "run/eval/S/metrics.json", mutator: .json, copies: ["run"], arguments: ["report", "run"]),
         ]
     }()
 
@@ -96,14 +98,31 @@ enum Setup {
         for width in [32, 48, 64] {
             try SafeTensorsWriter.rows(width: width).write(to: folder.appendingPathComponent("x\(width).safetensors"))
         }
-        let collect = ["collect", "--model", "model", "--sae", "sae", "--task", "custom", "--task-file", "task/demo.jsonl",
-                       "--custom-kind", "exact", "--samples", String(samples), "--quiet"]
-        for (arguments, what) in [(collect + ["--out", "run"], "collect"), (["select", "run"], "select"),
-                                  (collect + ["--shard", "0/2", "--out", "shard0"], "collect shard 0"),
-                                  (collect + ["--shard", "1/2", "--out", "shard1"], "collect shard 1")] {
+        // Absolute paths: the manifest records them, and the cases that copy only the run resolve them.
+        let collect = ["collect", "--model", folder.path + "/model", "--sae", folder.path + "/sae", "--task", "custom",
+                       "--task-file", folder.path + "/task/demo.jsonl", "--custom-kind", "exact", "--samples", String(samples), "--quiet"]
+        let steps: [[String]] = [
+            collect + ["--out", "run"], ["select", "run", "--top-k", "3"], ["evaluate", "run", "--strategies", "S", "--test-limit", "4", "--val-limit", "2"],
+            collect + ["--shard", "0/2", "--out", "shard0"], collect + ["--shard", "1/2", "--out", "shard1"],
+        ]
+        for arguments in steps {
             let outcome = runner.run(arguments, in: folder, stdin: nil)
             guard outcome.kind == .accepted else {
-                throw SetupError("`corrsteer \(what)` failed on the pristine setup (\(outcome.kind.rawValue)): \(outcome.stderr.prefix(500))")
+                throw SetupError("`corrsteer \(arguments.prefix(2).joined(separator: " "))` failed on the pristine setup (\(outcome.kind.rawValue)): \(outcome.stderr.prefix(500))")
+            }
+        }
+    }
+
+    /// Every format's command must accept its unmutated file; otherwise the fuzzer would only be
+    /// measuring a broken setup.
+    static func check(_ formats: [FuzzFormat], pristine: URL, work: URL, runner: CommandRunner) throws {
+        for format in formats {
+            let folder = work.appendingPathComponent("check")
+            try makeCase(format, pristine: pristine, at: folder)
+            try install(Array(try Data(contentsOf: pristine.appendingPathComponent(format.target))), for: format, in: folder)
+            let outcome = runner.run(format.arguments, in: folder, stdin: format.stdin)
+            guard outcome.kind == .accepted else {
+                throw SetupError("\(format.name): the unmutated file is not accepted (\(outcome.kind.rawValue)): \(outcome.stderr.prefix(500))")
             }
         }
     }

@@ -60,8 +60,8 @@ struct CommandRunner {
         process.environment = environment
         let errorURL = folder.appendingPathComponent(".fuzz-stderr")
         let inputURL = folder.appendingPathComponent(".fuzz-stdin")
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-        FileManager.default.createFile(atPath: inputURL.path, contents: Data((stdin ?? "").utf8))
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: inputURL.path, contents: Data((stdin ?? "").utf8))
         guard let errorHandle = try? FileHandle(forWritingTo: errorURL), let inputHandle = try? FileHandle(forReadingFrom: inputURL) else {
             return Outcome(kind: .cleanError, status: "setup failed", stderr: "could not create \(errorURL.path)")
         }

@@ -106,6 +106,7 @@ func fuzz(_ options: Options, formats: [FuzzFormat]) throws -> Bool {
     let runner = CommandRunner(binary: URL(fileURLWithPath: options.binary).standardizedFileURL.path, timeout: options.timeout, memoryLimitMB: options.memoryMB)
     let pristine = work.appendingPathComponent("pristine")
     try Setup.prepare(in: pristine, repo: URL(fileURLWithPath: options.repo), runner: runner)
+    try Setup.check(formats, pristine: pristine, work: work, runner: runner)
     var store = FindingStore(folder: URL(fileURLWithPath: options.out).standardizedFileURL)
     var tallies: [String: Tally] = [:]
     // The time left after the setup is shared equally; a hang overruns its share by at most one timeout.

@@ -1,1 +1,68 @@
-// placeholder
+import Foundation
+
+// The libFuzzer entry point of the byte parsers. `CORRSTEER_FUZZ_FORMAT` chooses the parser
+// (FuzzTarget's raw values). Built with `-sanitize=fuzzer -DLIBFUZZER` (scripts/fuzz/libfuzzer.sh)
+// libFuzzer supplies `main`; in the ordinary build `Replay` is the program, so `swift build` and
+// `swift test` need no fuzzer runtime and saved crash inputs replay through the very same code.
+
+/// The parser named by the environment, or a usage message and exit.
+let selectedTarget: FuzzTarget = {
+    let name = ProcessInfo.processInfo.environment["CORRSTEER_FUZZ_FORMAT"] ?? ""
+    guard let target = FuzzTarget(rawValue: name) else {
+        let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")
+        FileHandle.standardError.write(Data("set CORRSTEER_FUZZ_FORMAT to one of \(names)\n".utf8))
+        exit(2)
+    }
+    return target
+}()
+
+/// The error the last input was rejected with (the replay prints it).
+nonisolated(unsafe) var lastRejection: Error?
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    // libFuzzer wants 0 for every input that did not crash; rejected inputs are just as expected.
+    do { try selectedTarget.run(data.map { Data(bytes: $0, count: size) } ?? Data()) } catch { lastRejection = error }
+    return 0
+}
+
+#if !LIBFUZZER
+extension FileManager {
+    func isDirectory(_ path: String) -> Bool {
+        var isFolder: ObjCBool = false
+        return fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+    }
+}
+
+/// `corrsteer-fuzz-parsers FILE|FOLDER…`: each file (a folder: each file in it) through the entry point.
+/// `--seeds` prints the repository seed paths of the selected format (libfuzzer.sh uses it).
+@main
+enum Replay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "--seeds" {
+            for seed in selectedTarget.seeds { print(seed) }
+            return
+        }
+        // Folders (a libFuzzer corpus, a findings folder) are replayed file by file, recursively.
+        var files: [String] = []
+        for path in arguments {
+            guard FileManager.default.isDirectory(path) else {
+                files.append(path)
+                continue
+            }
+            let names = FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String } ?? []
+            files += names.sorted().map { path + "/" + $0 }.filter { !FileManager.default.isDirectory($0) }
+        }
+        for path in files {
+            guard let input = FileManager.default.contents(atPath: path) else { continue }
+            FileHandle.standardError.write(Data("\(selectedTarget.rawValue): \(path): ".utf8))
+            lastRejection = nil
+            _ = input.withUnsafeBytes { fuzzOneInput($0.bindMemory(to: UInt8.self).baseAddress, $0.count) }
+            let verdict = lastRejection.map { "rejected: \(String(describing: $0).prefix(300))" } ?? "accepted"
+            FileHandle.standardError.write(Data((verdict + "\n").utf8))
+        }
+        print("replayed \(files.count) input(s) through \(selectedTarget.rawValue) without a crash")
+    }
+}
+#endif
