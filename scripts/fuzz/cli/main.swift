@@ -80,9 +80,10 @@ struct FindingStore {
         try? Data(input).write(to: finding.appendingPathComponent(inputName))
         var traced = runner
         traced.backtraces = true
-        traced.timeout = max(runner.timeout, 60)
-        // Re-run in the same case folder with the backtracer on: the frames name the function at fault.
-        let again = outcome.kind == .hang ? nil : traced.run(format.arguments, in: caseFolder, stdin: format.stdin)
+        traced.timeout = max(runner.timeout, 30)
+        // Re-run the first input of a cause in the same case folder with the backtracer on: the frames
+        // name the function at fault. (Hangs are not re-run: that would cost another timeout.)
+        let again = outcome.kind == .hang || count > 0 ? nil : traced.run(format.arguments, in: caseFolder, stdin: format.stdin)
         let report = """
             format: \(format.name)
             file: \(format.target) (saved here as \(inputName))
