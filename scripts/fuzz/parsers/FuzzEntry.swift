@@ -1,9 +1,10 @@
 import Foundation
 
 // The libFuzzer entry point of the byte parsers. `CORRSTEER_FUZZ_FORMAT` chooses the parser
-// (FuzzTarget's raw values). Built with `-sanitize=fuzzer -DLIBFUZZER` (scripts/fuzz/libfuzzer.sh)
-// libFuzzer supplies `main`; in the ordinary build `Replay` is the program, so `swift build` and
-// `swift test` need no fuzzer runtime and saved crash inputs replay through the very same code.
+// (FuzzTarget's raw values). Built with `-sanitize=fuzzer -DLIBFUZZER` (scripts/fuzz/libfuzzer.sh),
+// `main` hands over to libFuzzer's driver (SwiftPM links an executable's entry point as `main`
+// itself, so libFuzzer's own `main` cannot be used); in the ordinary build `main` is the replay, so
+// `swift build` and `swift test` need no fuzzer runtime and saved inputs replay through the same code.
 
 /// The parser named by the environment, or a usage message and exit.
 let selectedTarget: FuzzTarget = {
@@ -26,7 +27,21 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-#if !LIBFUZZER
+#if LIBFUZZER
+@_silgen_name("LLVMFuzzerRunDriver")
+func runLibFuzzer(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                  _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+@main
+enum LibFuzzerMain {
+    static func main() {
+        _ = selectedTarget  // an unknown format stops here, before libFuzzer starts
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runLibFuzzer(&argc, &argv, fuzzOneInput))
+    }
+}
+#else
 extension FileManager {
     func isDirectory(_ path: String) -> Bool {
         var isFolder: ObjCBool = false
