@@ -10,6 +10,8 @@
 # land in .build-fuzz/findings/FORMAT/; replay one with the ordinary build:
 #   CORRSTEER_FUZZ_FORMAT=FORMAT .build/release/corrsteer-fuzz-parsers FILE
 # SANITIZE=address adds AddressSanitizer (slower; catches out-of-bounds reads that do not fault).
+# libFuzzer stops at the first crash; for a long pass that keeps going and counts every input, add
+#   -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 format=${1:?usage: scripts/fuzz/libfuzzer.sh FORMAT [SECONDS] [libFuzzer flags…] (or: list)}
@@ -34,7 +36,7 @@ findings="$scratch/findings/$format"
 mkdir -p "$corpus" "$findings"
 if [ -z "$(ls -A "$corpus")" ]; then
     CORRSTEER_FUZZ_FORMAT="$format" .build/release/corrsteer-fuzz-parsers --seeds | while read -r seed; do
-        find "$seed" -type f -size -1M | while read -r file; do
+        find "$seed" -type f -size -1048576c | while read -r file; do
             cp "$file" "$corpus/$(printf '%s' "$file" | tr '/' '_')"
         done
     done
@@ -46,8 +48,12 @@ max_len=$(( ${max_len:-0} > 4096 ? max_len : 4096 ))
 export CORRSTEER_FUZZ_FORMAT="$format" CORRSTEER_FUZZ_REPO="$PWD" CORRSTEER_THREADS=1 OPENBLAS_NUM_THREADS=1
 set +e
 "$fuzzer" "$corpus" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=4096 \
-    -artifact_prefix="$findings/" -print_final_stats=1 "$@" 2>&1 | tee "$scratch/last-$format.log" | grep -E '^(#[0-9]+ +DONE|==[0-9]+==|SUMMARY|stat::number_of_executed_units|stat::average_exec_per_sec|artifact_prefix|Test unit written|.*Fatal error|INFO: seed corpus)'
-status=${PIPESTATUS[0]}
+    -artifact_prefix="$findings/" -print_final_stats=1 "$@" > "$scratch/last-$format.log" 2>&1
+status=$?
 set -e
-echo "format $format: exit $status; full log $scratch/last-$format.log; findings in $findings/"
+# Executions: the last status line ("#N …", also in -fork mode) or the final statistics.
+log="$scratch/last-$format.log"
+grep -E '^INFO: seed corpus|^==[0-9]+== ERROR|^SUMMARY|Test unit written|Fatal error' "$log" | sort | uniq -c | sort -rn | head -20 || true
+execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+echo "format $format: ${execs:-0} inputs in ${seconds} s, exit $status; $(ls "$findings" | wc -l) finding(s) in $findings/; log $log"
 exit "$status"

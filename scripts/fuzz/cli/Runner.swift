@@ -44,17 +44,21 @@ struct CommandRunner {
     let binary: String
     var timeout: Double = 10
     var memoryLimitMB = 4096
-    /// Backtraces take seconds to symbolicate: off while fuzzing, on when a finding is recorded.
-    var backtraces = false
 
     func run(_ arguments: [String], in folder: URL, stdin: String?) -> Outcome {
+        // `exec` keeps one process, so a signal that kills corrsteer is the status this Process sees.
+        runShell(["-c", "ulimit -v \(memoryLimitMB * 1024) 2>/dev/null; exec \"$0\" \"$@\"", binary] + arguments, in: folder, stdin: stdin)
+    }
+
+    private func runShell(_ arguments: [String], in folder: URL, stdin: String?) -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // `exec` keeps one process, so a signal that kills corrsteer is the status this Process sees.
-        process.arguments = ["-c", "ulimit -v \(memoryLimitMB * 1024) 2>/dev/null; exec \"$0\" \"$@\"", binary] + arguments
+        process.arguments = arguments
         process.currentDirectoryURL = folder
         var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = backtraces ? "enable=yes,interactive=no,color=no" : "enable=no"
+        // The runtime still prints its short "Current stack trace" on a fatal error; the backtracer
+        // would add seconds per crash and cannot unwind these builds anyway (gdbStack can).
+        environment["SWIFT_BACKTRACE"] = "enable=no"
         environment["CORRSTEER_THREADS"] = "1"  // the machine is shared; one thread is enough for tiny inputs
         environment["OPENBLAS_NUM_THREADS"] = "1"
         process.environment = environment
@@ -88,9 +92,47 @@ struct CommandRunner {
                                 timedOut: timedOut, stderr: stderr, timeout: timeout)
     }
 
+    /// The crashed thread's stack from gdb (which, unlike the Swift backtracer, unwinds these -Ounchecked
+    /// builds and names file:line), or nil without gdb. Runs under the same address-space limit.
+    func gdbStack(_ arguments: [String], in folder: URL, stdin: String?) -> String? {
+        let gdb = "/usr/bin/gdb"
+        guard FileManager.default.isExecutableFile(atPath: gdb) else { return nil }
+        let run = "run " + arguments.map(Self.shellQuoted).joined(separator: " ") + " < .fuzz-stdin"
+        var traced = self
+        traced.timeout = max(timeout, 60)
+        // gdb prints mangled Swift names; swift-demangle (next to swift) makes them readable.
+        let demangle = "if command -v swift-demangle >/dev/null; then swift-demangle --simplified; else cat; fi"
+        let script = "ulimit -v \(memoryLimitMB * 1024) 2>/dev/null; \(gdb) -batch -nx -q -ex \"$1\" -ex 'bt 40' \"$0\" 2>/dev/null | { \(demangle); } >&2"
+        let outcome = traced.runShell(["-c", script, binary, run], in: folder, stdin: stdin)
+        let frames = outcome.stderr.split(separator: "\n").filter { $0.hasPrefix("#") }
+        return frames.isEmpty ? nil : frames.joined(separator: "\n")
+    }
+
+    /// The first frame of the stack in corrsteer's own sources (not the standard library inlined into
+    /// it, not the CLI layer): `TokenizerFile.load(_:) at Sources/Tokenization/TokenizerFile.swift:73`.
+    static func faultingFrame(_ stack: String) -> String? {
+        let library = ["specialized static Array", "specialized Array", "Array", "ContiguousArray", "_ContiguousArrayBuffer",
+                       "specialized _ContiguousArrayBuffer", "Dictionary", "specialized Dictionary", "String", "Data", "specialized Data"]
+        for line in stack.split(separator: "\n") {
+            guard let at = line.range(of: " at ", options: .backwards), line[at.upperBound...].contains("Sources/"),
+                  !line.contains("Sources/corrsteer/") else { continue }
+            var function = line[..<at.lowerBound].replacingOccurrences(of: "^#[0-9]+ +(0x[0-9a-f]+ in )?", with: "", options: .regularExpression)
+            if let arguments = function.range(of: " (", options: .backwards) { function = String(function[..<arguments.lowerBound]) }
+            if library.contains(where: { function.hasPrefix($0) }) { continue }
+            let path = String(line[at.upperBound...])
+            let relative = path.range(of: "Sources/").map { String(path[$0.lowerBound...]) } ?? path
+            return "\(function) at \(relative)"
+        }
+        return nil
+    }
+
+    static func shellQuoted(_ word: String) -> String {
+        word.allSatisfy { $0.isLetter || $0.isNumber || "-_./,=:".contains($0) } ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     /// The command as a shell line, for reports and reproduction.
     func commandLine(_ arguments: [String], stdin: String?) -> String {
-        let quoted = ([binary] + arguments).map { $0.contains(where: { " '\"\\$".contains($0) }) ? "'\($0)'" : $0 }.joined(separator: " ")
+        let quoted = ([binary] + arguments).map(Self.shellQuoted).joined(separator: " ")
         return "(ulimit -v \(memoryLimitMB * 1024); \(quoted)\(stdin == nil ? "" : " < .fuzz-stdin"))"
     }
 }

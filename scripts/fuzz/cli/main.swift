@@ -4,7 +4,7 @@ import Foundation
 //
 //   corrsteer-fuzz cli [--binary B] [--seed N] [--seconds S] [--format NAME[,NAME…]] [--out DIR]
 //                      [--timeout S] [--memory-mb M] [--max-inputs N] [--repo DIR]
-//   corrsteer-fuzz replay --format NAME [--binary B] INPUT     (run one saved input again, with a backtrace)
+//   corrsteer-fuzz replay --format NAME [--binary B] INPUT…    (run saved inputs again; gdb stack of a crash)
 //   corrsteer-fuzz list                                         (the formats and their commands)
 
 struct Options {
@@ -67,36 +67,42 @@ struct FindingStore {
     var saved: [String: Int] = [:]
     var causes: [(format: String, signature: String, example: URL)] = []
 
+    /// gdb runs per (format, crash line): enough to tell apart the places one crash line comes from.
+    var traced: [String: Int] = [:]
+
     mutating func record(_ outcome: Outcome, input: [UInt8], format: FuzzFormat, caseFolder: URL, runner: CommandRunner) {
-        let key = format.name + "\u{0}" + outcome.signature
+        // A crash is identified by its line and, when gdb can tell, the faulting frame in our sources.
+        var stack: String?
+        let line = format.name + "\u{0}" + outcome.signature
+        if outcome.kind == .crash, traced[line, default: 0] < 10 {
+            traced[line, default: 0] += 1
+            stack = runner.gdbStack(format.arguments, in: caseFolder, stdin: format.stdin)
+        }
+        let frame = stack.flatMap(CommandRunner.faultingFrame)
+        let signature = outcome.signature + (frame.map { " @ \($0)" } ?? "")
+        let key = format.name + "\u{0}" + signature
         let count = saved[key, default: 0]
         saved[key] = count + 1
         guard count < 3 else { return }
         let hash = key.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 }
-        let name = "\(outcome.kind == .cleanError ? "error" : outcome.kind.rawValue)-\(String(format: "%08x", hash))-\(count)"
+        let name = "\(outcome.kind.rawValue)-\(String(format: "%08x", hash))-\(count)"
         let finding = folder.appendingPathComponent(format.name).appendingPathComponent(name)
         try? FileManager.default.createDirectory(at: finding, withIntermediateDirectories: true)
         let inputName = (format.target as NSString).lastPathComponent
         try? Data(input).write(to: finding.appendingPathComponent(inputName))
-        var traced = runner
-        traced.backtraces = true
-        traced.timeout = max(runner.timeout, 30)
-        // Re-run the first input of a cause in the same case folder with the backtracer on: the frames
-        // name the function at fault. (Hangs are not re-run: that would cost another timeout.)
-        let again = outcome.kind == .hang || count > 0 ? nil : traced.run(format.arguments, in: caseFolder, stdin: format.stdin)
         let report = """
             format: \(format.name)
             file: \(format.target) (saved here as \(inputName))
             outcome: \(outcome.kind.rawValue), \(outcome.status)
-            signature: \(outcome.signature)
+            signature: \(signature)
             command (in a case folder): \(runner.commandLine(format.arguments, stdin: format.stdin))
             reproduce: corrsteer-fuzz replay --binary \(runner.binary) --format \(format.name) \(finding.path)/\(inputName)
 
             """
         try? Data(report.utf8).write(to: finding.appendingPathComponent("finding.txt"))
         try? Data(outcome.stderr.utf8).write(to: finding.appendingPathComponent("stderr.txt"))
-        if let again { try? Data(again.stderr.utf8).write(to: finding.appendingPathComponent("backtrace.txt")) }
-        if count == 0 { causes.append((format.name, outcome.signature, finding)) }
+        if let stack { try? Data((stack + "\n").utf8).write(to: finding.appendingPathComponent("stack.txt")) }
+        if count == 0 { causes.append((format.name, signature, finding)) }
     }
 }
 
@@ -169,10 +175,9 @@ func printTable(_ rows: [(String, Tally)], seed: UInt64, seconds: Double) {
 func replay(_ options: Options, format: FuzzFormat) throws -> Bool {
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("corrsteer-fuzz-replay-\(getpid())")
     defer { try? FileManager.default.removeItem(at: work) }
-    var runner = CommandRunner(binary: URL(fileURLWithPath: options.binary).standardizedFileURL.path, timeout: max(options.timeout, 60), memoryLimitMB: options.memoryMB)
+    let runner = CommandRunner(binary: URL(fileURLWithPath: options.binary).standardizedFileURL.path, timeout: max(options.timeout, 60), memoryLimitMB: options.memoryMB)
     let pristine = work.appendingPathComponent("pristine")
     try Setup.prepare(in: pristine, repo: URL(fileURLWithPath: options.repo), runner: runner)
-    runner.backtraces = true
     var clean = true
     for path in options.inputs {
         let caseFolder = work.appendingPathComponent("case")
@@ -180,6 +185,9 @@ func replay(_ options: Options, format: FuzzFormat) throws -> Bool {
         try Setup.install(Array(try Data(contentsOf: URL(fileURLWithPath: path))), for: format, in: caseFolder)
         let outcome = runner.run(format.arguments, in: caseFolder, stdin: format.stdin)
         print("\(path): \(outcome.kind.rawValue) (\(outcome.status))\n\(outcome.stderr)")
+        if outcome.kind == .crash, let stack = runner.gdbStack(format.arguments, in: caseFolder, stdin: format.stdin) {
+            print("gdb stack:\n\(stack)")
+        }
         clean = clean && (outcome.kind == .accepted || outcome.kind == .cleanError)
     }
     return clean
