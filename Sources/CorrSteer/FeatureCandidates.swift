@@ -300,7 +300,8 @@ public enum RunFileCoding {
             return "\(field(context.codingPath)) is null, expected \(typeName(type))"
         case let .dataCorrupted(context):
             if context.codingPath.isEmpty { return "not valid JSON" }
-            return "\(field(context.codingPath)): \(context.debugDescription)"
+            // The description may quote the offending value (an unknown enum string) at any length.
+            return "\(field(context.codingPath)): \(RunError.quoted(context.debugDescription))"
         @unknown default:
             return "\(error)"
         }

@@ -29,12 +29,15 @@ struct Outcome {
         return Outcome(kind: stderr.utf8.count > floodLimit ? .flood : .cleanError, status: status, stderr: stderr)
     }
 
-    /// Groups findings with one cause: the kind and the crash line (or signal) with numbers removed.
+    /// Groups findings with one cause: the kind and the crash line (or signal), or for a flood the
+    /// message up to where the quoted input starts; case-folder paths and numbers blanked.
     var signature: String {
-        let line = stderr.split(separator: "\n").first { line in Self.crashMarkers.contains { line.contains($0) } }
-            .map(String.init) ?? (kind == .flood ? String(stderr.prefix(60)) : status)
-        let words = line.replacingOccurrences(of: "[0-9]+", with: "N", options: .regularExpression)
-        return "\(kind.rawValue): \(words.prefix(160))"
+        var line = stderr.split(separator: "\n").first { line in Self.crashMarkers.contains { line.contains($0) } }
+            .map(String.init) ?? (kind == .flood ? String(stderr.prefix(300)) : status)
+        line = line.replacingOccurrences(of: "/[^ :]*/case/", with: "", options: .regularExpression)
+        if kind == .flood, let run = line.range(of: "(.)\\1{7,}", options: .regularExpression) { line = String(line[..<run.lowerBound]) }
+        line = line.replacingOccurrences(of: "[0-9]+", with: "N", options: .regularExpression)
+        return "\(kind.rawValue): \(line.prefix(120))"
     }
 }
 

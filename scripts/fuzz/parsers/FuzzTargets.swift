@@ -64,12 +64,12 @@ enum FuzzTarget: String, CaseIterable {
         case .safetensors, .statistics:
             let url = file("input.safetensors")
             if self == .statistics { _ = try FeatureStatistics.load(from: url); return }
-            guard let tensors = try? SafeTensorsFile(url: url) else { return }
+            let tensors = try SafeTensorsFile(url: url)
             for name in tensors.names { _ = try tensors.tensor(name) }
         case .npy:
             _ = try NpyFile(url: file("input.npy")).tensor()
         case .npz:
-            guard let archive = try? NpzArchive(url: file("input.npz")) else { return }
+            let archive = try NpzArchive(url: file("input.npz"))
             for name in archive.names { _ = try archive.tensor(name) }
         case .zip:
             let archive = try ZipArchive(file: try MappedFile(path: file("input.zip").path))
