@@ -17,6 +17,8 @@ let selectedTarget: FuzzTarget = {
     return target
 }()
 
+let checkFloods = ProcessInfo.processInfo.environment["CORRSTEER_FUZZ_FLOOD"] == "1"
+
 /// The error the last input was rejected with (the replay prints it).
 nonisolated(unsafe) var lastRejection: Error?
 
@@ -24,6 +26,10 @@ nonisolated(unsafe) var lastRejection: Error?
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // libFuzzer wants 0 for every input that did not crash; rejected inputs are just as expected.
     do { try selectedTarget.run(data.map { Data(bytes: $0, count: size) } ?? Data()) } catch { lastRejection = error }
+    // CORRSTEER_FUZZ_FLOOD=1: an error message over 2000 characters (it quotes unbounded input) is a finding too.
+    if checkFloods, let error = lastRejection, String(describing: error).utf8.count > 2000 {
+        fatalError("error flood: \(String(describing: error).utf8.count) characters: \(String(describing: error).prefix(200))")
+    }
     return 0
 }
 
