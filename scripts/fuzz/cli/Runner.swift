@@ -35,8 +35,9 @@ struct Outcome {
         var line = stderr.split(separator: "\n").first { line in Self.crashMarkers.contains { line.contains($0) } }
             .map(String.init) ?? (kind == .flood ? String(stderr.prefix(300)) : status)
         line = line.replacingOccurrences(of: "/[^ :]*/case/", with: "", options: .regularExpression)
-        if kind == .flood, let run = line.range(of: "(.)\\1{7,}", options: .regularExpression) { line = String(line[..<run.lowerBound]) }
+        if kind == .flood, let run = line.range(of: "(?s)(.)\\1{7,}", options: .regularExpression) { line = String(line[..<run.lowerBound]) }
         line = line.replacingOccurrences(of: "[0-9]+", with: "N", options: .regularExpression)
+            .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "[\\x00-\\x1f]", with: "?", options: .regularExpression)
         return "\(kind.rawValue): \(line.prefix(120))"
     }
 }
