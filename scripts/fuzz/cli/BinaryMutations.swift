@@ -31,9 +31,9 @@ enum SafeTensorsMutations {
     private static func mutateEntry(_ tree: JSONTree, using random: inout SeededRandom) -> JSONTree {
         guard case .object(var members) = tree else { return tree }
         let tensors = members.indices.filter { if case .object = members[$0].value { return members[$0].key != "__metadata__" } else { return false } }
-        guard !tensors.isEmpty, case .object(var fields) = members[random.pick(tensors)].value else { return tree }
-        let memberIndex = members.firstIndex { $0.value == .object(fields) } ?? 0
-        guard !fields.isEmpty else { return tree }
+        guard !tensors.isEmpty else { return tree }
+        let memberIndex = random.pick(tensors)
+        guard case .object(var fields) = members[memberIndex].value, !fields.isEmpty else { return tree }
         let fieldIndex = random.below(fields.count)
         switch fields[fieldIndex].value {
         case .string: fields[fieldIndex].value = .string(random.pick(dtypes))
