@@ -34,7 +34,7 @@ enum FuzzTarget: String, CaseIterable {
         case .npy: return ["Tests/Fixtures/sae/npz/plain.npy"]
         case .npz, .zip: return ["Tests/Fixtures/sae/npz", "Tests/Fixtures/sae/gemma_scope"]
         case .gemmaScope: return ["Tests/Fixtures/sae/gemma_scope", "Tests/Fixtures/sae/gemma_scope_tree/layer_0"]
-        case .tokenizerJSON: return ["\(demo)/model/tokenizer.json", "Tests/Fixtures/tokenization/variants", "Tests/Fixtures/tokenization/gemma-2-like/tokenizer.json"]
+        case .tokenizerJSON: return ["\(demo)/model/tokenizer.json", "scripts/fuzz/seeds/tokenizer/tokenizer.json", "Tests/Fixtures/tokenization/variants", "Tests/Fixtures/tokenization/gemma-2-like/tokenizer.json"]
         case .tokenizerConfig: return ["\(demo)/model/tokenizer_config.json", "Tests/Fixtures/tokenization/gemma-2-like/tokenizer_config.json"]
         case .modelConfig: return ["\(demo)/model/config.json", "Tests/Fixtures/models/llama3-tiny-f32/config.json"]
         case .generationConfig: return ["\(demo)/model/generation_config.json", "Tests/Fixtures/models/llama3-tiny-f32/generation_config.json"]
@@ -141,7 +141,8 @@ enum Scratch {
         let folder = base.appendingPathComponent("corrsteer-fuzz-parsers-\(getpid())")
         let demo = "Sources/CorrSteer/Resources/demo/model"
         let companions: [(String, String)] = [
-            ("\(demo)/tokenizer.json", "tokenizer-config/tokenizer.json"),
+            // A 16-token tokenizer: the config is what is fuzzed, and loading the demo one would cost 10×.
+            ("scripts/fuzz/seeds/tokenizer/tokenizer.json", "tokenizer-config/tokenizer.json"),
             ("\(demo)/config.json", "model/config.json"), ("\(demo)/generation_config.json", "model/generation_config.json"),
             ("Tests/Fixtures/sae/saelens/standard/sae_weights.safetensors", "saelens/sae_weights.safetensors"),
             ("Tests/Fixtures/sae/llama_scope/Llama3_1-8B-Base-L5R-8x/checkpoints/final.safetensors", "llamascope/checkpoints/final.safetensors"),
