@@ -48,7 +48,7 @@ max_len=$(( ${max_len:-0} > 4096 ? max_len : 4096 ))
 export CORRSTEER_FUZZ_FORMAT="$format" CORRSTEER_FUZZ_REPO="$PWD" CORRSTEER_THREADS=1 OPENBLAS_NUM_THREADS=1
 set +e
 "$fuzzer" "$corpus" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=4096 \
-    -artifact_prefix="$findings/" -print_final_stats=1 "$@" > "$scratch/last-$format.log" 2>&1
+    -dict=scripts/fuzz/interesting.dict -artifact_prefix="$findings/" -print_final_stats=1 "$@" > "$scratch/last-$format.log" 2>&1
 status=$?
 set -e
 # Executions: the last status line ("#N …", also in -fork mode) or the final statistics.
