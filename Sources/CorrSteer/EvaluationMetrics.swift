@@ -399,10 +399,11 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
         case let .noPredictions(variant):
             return "variant \(variant): no predictions"
         case let .duplicateID(variant, id):
-            return "variant \(variant): sample ID '\(id)' appears more than once"
+            return "variant \(variant): sample ID '\(RunError.quoted(id))' appears more than once"
         case let .mismatchedIDs(variant, missing, extra):
             func sample(_ ids: [String]) -> String {
-                ids.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (ids.count > 3 ? ", …" : "")
+                // IDs come from the predictions files: quoted short, as any input inside an error.
+                ids.prefix(3).map { "'\(RunError.quoted($0))'" }.joined(separator: ", ") + (ids.count > 3 ? ", …" : "")
             }
             var parts: [String] = []
             if !missing.isEmpty { parts.append("\(missing.count) of its IDs are not in the baseline (\(sample(missing)))") }

@@ -161,7 +161,7 @@ public struct SteeringPlan: Equatable, Sendable {
         var entries: [SteeringPlanEntry] = []
         for (index, entry) in file.entries.enumerated() {
             guard tensors.contains(entry.vector) else {
-                throw RunFileError.malformed(path: vectorsURL.path, reason: "entry \(index) (layer \(entry.layer) feature \(entry.feature)) needs tensor '\(entry.vector)', which is missing")
+                throw RunFileError.malformed(path: vectorsURL.path, reason: "entry \(index) (layer \(entry.layer) feature \(entry.feature)) needs tensor '\(RunError.quoted(entry.vector))', which is missing")
             }
             let info = try tensors.info(entry.vector)
             guard info.dtype == "F32", info.shape == [file.dimension] else {
