@@ -27,6 +27,10 @@ fi
 
 sanitizers="fuzzer${SANITIZE:+,$SANITIZE}"
 scratch=".build-fuzz${SANITIZE:+-$SANITIZE}"
+# One run per build folder: runs share its corpus and log files (long-pass.sh counts from the log).
+mkdir -p "$scratch"
+exec 9>"$scratch/.fuzz-lock"
+flock -n 9 || { echo "another libfuzzer.sh run is using $scratch" >&2; exit 1; }
 swift build -c release --scratch-path "$scratch" -Xswiftc "-sanitize=$sanitizers" -Xswiftc -DLIBFUZZER \
     --product corrsteer-fuzz-parsers >&2
 fuzzer="$scratch/release/corrsteer-fuzz-parsers"
