@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "corrsteer", targets: ["corrsteer"]),
         .library(name: "CorrSteer", targets: ["CorrSteer"]),
+        .executable(name: "corrsteer-fuzz", targets: ["corrsteer-fuzz"]),
+        .executable(name: "corrsteer-fuzz-parsers", targets: ["corrsteer-fuzz-parsers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +33,10 @@ let package = Package(
         .target(name: "CorrSteer", dependencies: ["InputQuoting", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
         .target(name: "Benchmarks", dependencies: ["CorrSteer", "LanguageModels", "Tensors"], swiftSettings: swiftFlags),
         .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
+        // Fuzzing harness (scripts/fuzz/README.md). The CLI fuzzer runs the built `corrsteer` binary and
+        // links only zlib (CRCs, re-deflating npz members); the parsers' entry point links the parsers.
+        .executableTarget(name: "corrsteer-fuzz", dependencies: ["CZlib"], path: "scripts/fuzz/cli"),
+        .executableTarget(name: "corrsteer-fuzz-parsers", dependencies: ["WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", "CorrSteer"], path: "scripts/fuzz/parsers"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),

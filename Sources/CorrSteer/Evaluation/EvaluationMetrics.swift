@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 import Tensors
 import WeightFiles
 
@@ -374,10 +375,11 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable {
         case let .noPredictions(variant):
             return "variant \(variant): no predictions"
         case let .duplicateID(variant, id):
-            return "variant \(variant): sample ID '\(id)' appears more than once"
+            return "variant \(variant): sample ID '\(QuotedInput.escaped(id))' appears more than once"
         case let .mismatchedIDs(variant, missing, extra):
             func sample(_ ids: [String]) -> String {
-                ids.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (ids.count > 3 ? ", …" : "")
+                // IDs come from the predictions files: quoted short, as any input inside an error.
+                ids.prefix(3).map { "'\(QuotedInput.escaped($0))'" }.joined(separator: ", ") + (ids.count > 3 ? ", …" : "")
             }
             var parts: [String] = []
             if !missing.isEmpty { parts.append("\(missing.count) of its IDs are not in the baseline (\(sample(missing)))") }

@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 import WeightFiles
 
 /// One steering vector of a plan: add `vector = coefficient · W_dec[feature]` (+ `b_dec` when
@@ -161,7 +162,7 @@ public struct SteeringPlan: Equatable, Sendable {
         var entries: [SteeringPlanEntry] = []
         for (index, entry) in file.entries.enumerated() {
             guard tensors.contains(entry.vector) else {
-                throw RunFileError.malformed(path: vectorsURL.path, reason: "entry \(index) (layer \(entry.layer) feature \(entry.feature)) needs tensor '\(entry.vector)', which is missing")
+                throw RunFileError.malformed(path: vectorsURL.path, reason: "entry \(index) (layer \(entry.layer) feature \(entry.feature)) needs tensor '\(QuotedInput.escaped(entry.vector))', which is missing")
             }
             let info = try tensors.info(entry.vector)
             guard info.dtype == "F32", info.shape == [file.dimension] else {

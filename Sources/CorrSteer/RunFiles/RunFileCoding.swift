@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 import WeightFiles
 
 /// A run-directory JSON file that cannot be read or is not what it should be.
@@ -94,7 +95,8 @@ public enum RunFileCoding {
             return "\(field(context.codingPath)) is null, expected \(typeName(type))"
         case let .dataCorrupted(context):
             if context.codingPath.isEmpty { return "not valid JSON" }
-            return "\(field(context.codingPath)): \(context.debugDescription)"
+            // The description may quote the offending value (an unknown enum string) at any length.
+            return "\(field(context.codingPath)): \(QuotedInput.escaped(context.debugDescription))"
         @unknown default:
             return "\(error)"
         }

@@ -1,4 +1,5 @@
 import Foundation
+import InputQuoting
 import Tensors
 import WeightFiles
 
@@ -99,8 +100,11 @@ public struct RunManifest: Codable, Sendable {
         }
         do {
             return try JSONDecoder().decode(RunManifest.self, from: Data(contentsOf: run.manifest))
+        } catch let error as DecodingError {
+            // Named by field; Foundation's own description quotes the offending value whole.
+            throw RunError.invalidRun(path: run.manifest.path, reason: "unreadable manifest: \(RunFileCoding.describe(error))")
         } catch {
-            throw RunError.invalidRun(path: run.manifest.path, reason: "unreadable manifest: \(error)")
+            throw RunError.invalidRun(path: run.manifest.path, reason: "unreadable manifest: \(QuotedInput.escaped("\(error)"))")
         }
     }
 
