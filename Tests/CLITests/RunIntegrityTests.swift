@@ -229,6 +229,20 @@ final class RunIntegrityTests: XCTestCase {
         for out in ["m1", "m2", "m3"] { XCTAssertFalse(FileManager.default.fileExists(atPath: url(out).path), out) }
     }
 
+    func testMergeRefusesAShardLogWithFewerSamplesThanItsCheckpoint() throws {
+        for i in 0..<2 { try collect("shard\(i)", extra: ["--shard", "\(i)/2"]) }
+        // Damage a line in the middle and record the damaged log's checksum, as a consistent edit would.
+        let log = url("shard1/collection.jsonl")
+        var lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        lines[2] = "{torn"
+        try lines.joined(separator: "\n").write(to: log, atomically: true, encoding: .utf8)
+        let checksum = try FileChecksum.of(fileAt: log)
+        try editCheckpoint("shard1") { $0["collection_log_checksum"] = checksum }
+        let result = try CorrSteerBinary.run(["merge", url("shard0").path, url("shard1").path, "--out", url("merged").path])
+        assertFails(result, mentioning: "readable samples")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url("merged/manifest.json").path))
+    }
+
     // MARK: One writer
 
     func testASecondWriterStopsAtOnceNamingTheHolder() throws {

@@ -68,12 +68,20 @@ public enum MergeRun {
             }
             for (layer, stats) in statistics { try merged[layer]!.merge(stats) }
         }
+        // Samples keep their shard order; indices are renumbered to the merged sequence.
+        var log: [CollectedSample] = []
+        for (shard, checkpoint) in zip(shards, checkpoints) {
+            let samples = try CollectionLog(url: shard.collectionLog).read()
+            // The reader stops at a torn line; a complete shard's log must hold every sample it counts.
+            guard samples.count == checkpoint.samplesDone,
+                  samples.enumerated().allSatisfy({ $0.offset == $0.element.index }) else {
+                throw RunError.invalidRun(path: shard.collectionLog.path, reason: "holds \(samples.count) readable samples in order, but the checkpoint counts \(checkpoint.samplesDone)")
+            }
+            log += samples
+        }
         let lock = try RunLock.acquire(output, creating: true)
         defer { withExtendedLifetime(lock) {} }
         try output.create()
-        // Samples keep their shard order; indices are renumbered to the merged sequence.
-        var log: [CollectedSample] = []
-        for shard in shards { log += try CollectionLog(url: shard.collectionLog).read() }
         for i in log.indices { log[i].index = i }
         try CollectionLog(url: output.collectionLog).append(log)
         let samples = checkpoints.map(\.samplesDone).reduce(0, +)
