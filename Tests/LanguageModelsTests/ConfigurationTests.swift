@@ -18,14 +18,7 @@ final class ConfigurationTests: XCTestCase {
 
     /// A copy of a fixture model folder whose config.json has `edit` applied.
     private func editedCopy(of name: String, _ edit: (inout [String: Any]) -> Void) throws -> URL {
-        let source = Fixtures.modelDirectory(name)
-        let target = scratch.appendingPathComponent(name)
-        try FileManager.default.copyItem(at: source, to: target)
-        let url = target.appendingPathComponent("config.json")
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        edit(&object)
-        try JSONSerialization.data(withJSONObject: object).write(to: url)
-        return target
+        try Fixtures.editedCopy(of: name, in: scratch, config: edit)
     }
 
     private func assertLoadFails(_ directory: URL, mentioning parts: [String], file: StaticString = #filePath, line: UInt = #line) {

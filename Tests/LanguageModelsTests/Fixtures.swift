@@ -18,6 +18,17 @@ enum Fixtures {
 
     static func modelDirectory(_ name: String) -> URL { models.appendingPathComponent(name) }
 
+    /// A copy of fixture model `name` in a new folder under `scratch`, with its config.json edited.
+    static func editedCopy(of name: String, in scratch: URL, config edit: (inout [String: Any]) -> Void = { _ in }) throws -> URL {
+        let target = scratch.appendingPathComponent("\(name)-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: modelDirectory(name), to: target)
+        let url = target.appendingPathComponent("config.json")
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        edit(&object)
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        return target
+    }
+
     private static let cacheLock = NSLock()
     nonisolated(unsafe) private static var loaded: [String: LanguageModel] = [:]
 

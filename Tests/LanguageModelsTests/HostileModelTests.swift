@@ -19,13 +19,7 @@ final class HostileModelTests: XCTestCase {
     }
 
     private func copy(_ name: String, config edit: (inout [String: Any]) -> Void = { _ in }) throws -> URL {
-        let target = scratch.appendingPathComponent("\(name)-\(UUID().uuidString)")
-        try FileManager.default.copyItem(at: Fixtures.modelDirectory(name), to: target)
-        let url = target.appendingPathComponent("config.json")
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        edit(&object)
-        try JSONSerialization.data(withJSONObject: object).write(to: url)
-        return target
+        try Fixtures.editedCopy(of: name, in: scratch, config: edit)
     }
 
     private func assertLoadFails(_ directory: URL, mentioning parts: [String], file: StaticString = #filePath, line: UInt = #line) {
