@@ -50,6 +50,9 @@ public struct CollectBenchmarkResult: Codable, Sendable {
     public var saeWidth: Int
     public var maxNewTokens: Int
     public var precision: String
+    /// What `--precision` asked for and why `precision` followed (absent when no choice was made).
+    public var precisionChoice: String?
+    public var precisionReason: String?
     public var kernelPath: String
     public var threads: Int
     public var meanPromptTokens: Double
@@ -132,9 +135,11 @@ public enum CollectBenchmark {
         let cpuSeconds = ProcessClock.cpuSeconds() - cpuStart
         let rows = encoders.reduce(0) { $0 + $1.rowsEncoded }
         let active = encoders.reduce(0) { $0 + $1.activeCount }
+        let decision = PrecisionSelector.current.flatMap { $0.precision == options.precision ? $0 : nil }
         return CollectBenchmarkResult(
             shape: options.shape.rawValue, samples: prompts.count, batchSize: options.batchSize, layers: options.layers,
             saeWidth: options.saeWidth, maxNewTokens: options.maxNewTokens, precision: options.precision.rawValue,
+            precisionChoice: decision?.choice.rawValue, precisionReason: decision?.reason,
             kernelPath: MatMul.kernelPath, threads: Parallel.threadCount,
             meanPromptTokens: Double(lengths.reduce(0, +)) / Double(lengths.count),
             minPromptTokens: lengths.min() ?? 0, maxPromptTokens: lengths.max() ?? 0,

@@ -62,6 +62,9 @@ public struct ModelBenchmarkResult: Codable, Sendable {
     public var parameters: Int
     public var weightDType: String
     public var precision: String
+    /// What `--precision` asked for and why `precision` followed (absent when no choice was made).
+    public var precisionChoice: String?
+    public var precisionReason: String?
     public var kernelPath: String
     public var threads: Int
     public var buildSeconds: Double
@@ -92,6 +95,10 @@ public enum ModelBenchmark {
             shape: options.shape.rawValue, parameters: try options.shape.parameterCount(),
             weightDType: model.weightDType.rawValue, precision: options.precision.rawValue,
             kernelPath: MatMul.kernelPath, threads: Parallel.threadCount, buildSeconds: seconds(since: started))
+        if let decision = PrecisionSelector.current, decision.precision == options.precision {
+            result.precisionChoice = decision.choice.rawValue
+            result.precisionReason = decision.reason
+        }
         progress("built \(options.shape.rawValue) with random weights in \(String(format: "%.1f", result.buildSeconds)) s")
 
         var rng = BenchmarkRandom(seed: options.seed &+ 1)

@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
 
             Environment:
               CORRSTEER_THREADS    threads for matrix products (default: every core)
-              CORRSTEER_PRECISION  default of --precision
+              CORRSTEER_PRECISION  default of --precision (else auto)
             """,
         subcommands: [BenchModelCommand.self, BenchCollectCommand.self, BenchSAEEncodeCommand.self],
         defaultSubcommand: BenchModelCommand.self)
@@ -30,15 +30,13 @@ struct BenchCommand: ParsableCommand {
 
 // Typed at parse time: a misspelt shape is a usage error before gigabytes of random weights are built.
 extension BenchmarkShape: ExpressibleByArgument {}
-extension MatMulPrecision: ExpressibleByArgument {}
 
 /// Options both benchmarks share.
 struct BenchCommonOptions: ParsableArguments {
     @Option(name: .long, help: "Model shape.")
     var shape: BenchmarkShape = .gemma2_2b
 
-    @Option(name: .long, help: "Products with bf16 weights: exact (f32 activations) or fast (bf16 activations).")
-    var precision: MatMulPrecision = MatMul.defaultPrecision
+    @OptionGroup var precision: PrecisionOption
 
     @Option(name: .long, help: "Seed of the random weights and prompts.")
     var seed: UInt64 = 0
@@ -105,7 +103,7 @@ struct BenchModelCommand: ParsableCommand {
         let options = ModelBenchmarkOptions(
             shape: common.shape, promptLengths: try parseCounts(prompt, option: "--prompt"),
             batchSizes: try parseCounts(deprecatedBatch ?? batchSizes, option: "--batch-size"), decodeSteps: steps, repetitions: repetitions,
-            precision: common.precision, seed: common.seed)
+            precision: common.precision.apply(common.output).precision, seed: common.seed)
         let result = try ModelBenchmark.run(options, progress: progressReporter(common.output))
         if common.json {
             try printJSON(result)
@@ -168,7 +166,7 @@ struct BenchCollectCommand: ParsableCommand {
     func run() throws {
         let options = CollectBenchmarkOptions(
             shape: common.shape, samples: samples, batchSize: deprecatedBatch ?? batchSize, layers: layers, saeWidth: saeWidth,
-            activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: common.precision,
+            activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: common.precision.apply(common.output).precision,
             seed: common.seed)
         let result = try CollectBenchmark.run(options, progress: progressReporter(common.output))
         if common.json {

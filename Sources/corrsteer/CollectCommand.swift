@@ -27,12 +27,14 @@ struct CollectCommand: ParsableCommand {
     @Flag(help: "Continue a run that was interrupted.")
     var resume = false
 
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var output: QuietOption
 
     @Option(name: .customLong("dump-pooled"), help: ArgumentHelp("Also write every sample's pooled activations and reward to this safetensors file, for checking the statistics with numpy (grows with the samples: for small runs; format in docs/run-directory.md)."))
     var dumpPooled: String?
 
     func run() throws {
+        precision.apply(output)
         var configuration = try collection.configuration()
         configuration.shard = shard?.spec
         var stage = CollectionRun(configuration: configuration, run: RunDirectory(path: out))

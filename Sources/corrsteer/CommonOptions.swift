@@ -30,7 +30,7 @@ enum HelpText {
     static let environment = """
         Environment:
           CORRSTEER_THREADS    threads for matrix products (default: every core)
-          CORRSTEER_PRECISION  bf16 weights: exact (default; f32 activations) or fast
+          CORRSTEER_PRECISION  default of --precision: auto, exact or fast
           HF_HUB_CACHE         Hugging Face cache searched for a model id
           HF_HOME              else HF_HOME/hub, else ~/.cache/huggingface/hub
         """

@@ -16,12 +16,14 @@ struct DemoCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Run directory to write: a new or empty folder, or a previous demo run (replaced if the folder holds nothing else).")
     var out: String = "runs/demo"
 
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var output: QuietOption
 
     @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
     var json = false
 
     func run() throws {
+        precision.apply(output)
         let quiet = output.quiet
         let bundle = try DemoBundle.installed()
         let directory = RunDirectory(path: out)

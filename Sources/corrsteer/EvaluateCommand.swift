@@ -20,6 +20,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Prompts generated together (default: the collection's).")
     var batchSize: Int?
 
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var output: QuietOption
 
     @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
@@ -30,6 +31,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
+        precision.apply(output)
         let run = RunDirectory(path: directory)
         var stage = EvaluationRun(run: run, options: try evaluation.options(batchSize: batchSize))
         stage.quiet = output.quiet

@@ -26,6 +26,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: [.customShort("m"), .long], help: "Model folder, or a Hugging Face id found in the local HF cache.")
     var model: String
 
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var output: QuietOption
 
     @Option(name: .customLong("prompt-tokens"), parsing: .singleValue, help: "Comma-separated token ids of one prompt (repeatable).")
@@ -74,6 +75,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        precision.apply(output)
         let languageModel = try LanguageModel.load(model)
         var prompts = try promptTokens.map(TokenList.parse)
         let textTokenizer = try TokenizerLocation.optional(tokenizer, model: languageModel)

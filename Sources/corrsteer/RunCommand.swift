@@ -27,12 +27,14 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Continue a run that was interrupted.")
     var resume = false
 
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var output: QuietOption
 
     @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
     var json = false
 
     func run() throws {
+        precision.apply(output)
         let quiet = output.quiet
         let directory = RunDirectory(path: out)
         var pipeline = Pipeline(

@@ -48,17 +48,25 @@ public struct RunManifest: Codable, Sendable {
         public var kernelPath: String
         public var threads: Int
         public var environment: [String: String]
+        /// What `--precision` asked for (auto, exact, fast) and why `precision` followed; absent in
+        /// manifests written before `auto` existed.
+        public var precisionChoice: String?
+        public var precisionReason: String?
         enum CodingKeys: String, CodingKey {
             case precision, threads, environment
             case kernelPath = "kernel_path"
+            case precisionChoice = "precision_choice"
+            case precisionReason = "precision_reason"
         }
 
         /// The facts of this process.
         public static var current: ComputeFacts {
             let variables = ["CORRSTEER_PRECISION", "CORRSTEER_THREADS"]
             let environment = ProcessInfo.processInfo.environment.filter { variables.contains($0.key) }
+            let decision = PrecisionSelector.current
             return ComputeFacts(precision: MatMul.defaultPrecision.rawValue, kernelPath: MatMul.kernelPath,
-                                threads: Parallel.threadCount, environment: environment)
+                                threads: Parallel.threadCount, environment: environment,
+                                precisionChoice: decision?.choice.rawValue, precisionReason: decision?.reason)
         }
     }
 
