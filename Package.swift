@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
         .target(name: "Tasks", dependencies: ["InputQuoting"], swiftSettings: parserFlags),
         .target(name: "CorrSteer", dependencies: ["InputQuoting", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
-        .target(name: "Benchmarks", dependencies: ["CorrSteer", "LanguageModels", "Tensors"], swiftSettings: swiftFlags),
+        .target(name: "Benchmarks", dependencies: ["CKernels", "CorrSteer", "LanguageModels", "Tensors"], swiftSettings: swiftFlags),
         .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
         // Fuzzing harness (scripts/fuzz/README.md). The CLI fuzzer runs the built `corrsteer` binary and
         // links only zlib (CRCs, re-deflating npz members); the parsers' entry point links the parsers.
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels", "Tensors"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "LanguageModels", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer", "WeightFiles"]),
     ],
     swiftLanguageModes: [.v5]

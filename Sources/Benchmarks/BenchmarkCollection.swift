@@ -18,10 +18,12 @@ public struct CollectBenchmarkOptions: Sendable {
     public var maxNewTokens: Int
     public var precision: MatMulPrecision
     public var seed: UInt64
+    /// The machine's ceilings to state the figure against (nil: figures only).
+    public var ceilings: MachineCeilings?
 
     public init(shape: BenchmarkShape = .gemma2_2b, samples: Int = 64, batchSize: Int = 8, layers: Int? = nil,
                 saeWidth: Int = 16_384, activeFeatures: Int = 80, maxNewTokens: Int = 1,
-                precision: MatMulPrecision = MatMul.defaultPrecision, seed: UInt64 = 0) {
+                precision: MatMulPrecision = MatMul.defaultPrecision, seed: UInt64 = 0, ceilings: MachineCeilings? = nil) {
         self.shape = shape
         self.samples = samples
         self.batchSize = batchSize
@@ -31,6 +33,7 @@ public struct CollectBenchmarkOptions: Sendable {
         self.maxNewTokens = maxNewTokens
         self.precision = precision
         self.seed = seed
+        self.ceilings = ceilings
     }
 
     /// Prompt lengths like the zero-shot MMLU template's under the Gemma tokenizer: 51…128 tokens,
@@ -71,6 +74,9 @@ public struct CollectBenchmarkResult: Codable, Sendable {
     public var cpuSeconds: Double
     public var loadBefore: Double?
     public var loadAfter: Double?
+    /// The loop's model and SAE arithmetic per second against the compute peak (absent without ceilings).
+    public var shareOfCeiling: CeilingShare?
+    public var ceilings: MachineCeilings?
 }
 
 public enum CollectBenchmark {
@@ -136,7 +142,13 @@ public enum CollectBenchmark {
         let rows = encoders.reduce(0) { $0 + $1.rowsEncoded }
         let active = encoders.reduce(0) { $0 + $1.activeCount }
         let decision = PrecisionSelector.current.flatMap { $0.precision == options.precision ? $0 : nil }
-        return CollectBenchmarkResult(
+        let work = ModelWork(config, weightDType: model.weightDType)
+        let modelFLOPs = lengths.reduce(0.0) { total, n in
+            total + Double(n) * work.prefillFLOPsPerToken(length: n)
+                + Double(options.maxNewTokens - 1) * work.decodeFLOPsPerToken(context: n)
+        }
+        let encodeFLOPs = Double(rows) * 2 * Double(config.hiddenSize) * Double(options.saeWidth)
+        var result = CollectBenchmarkResult(
             shape: options.shape.rawValue, samples: prompts.count, batchSize: options.batchSize, layers: options.layers,
             saeWidth: options.saeWidth, maxNewTokens: options.maxNewTokens, precision: options.precision.rawValue,
             precisionChoice: decision?.choice.rawValue, precisionReason: decision?.reason,
@@ -148,6 +160,11 @@ public enum CollectBenchmark {
             meanActiveFeatures: rows > 0 ? Double(active) / Double(rows) : 0,
             setupSeconds: setupSeconds, peakResidentBytes: ProcessMemory.peakResidentBytes(),
             cpuSeconds: cpuSeconds, loadBefore: loadBefore, loadAfter: SystemLoad.oneMinute())
+        result.ceilings = options.ceilings
+        result.shareOfCeiling = options.ceilings?.computeShare(
+            flopsPerSecond: (modelFLOPs + encodeFLOPs) / seconds, precision: options.precision,
+            bf16DotInUse: MatMul.hasBF16DotProduct)
+        return result
     }
 
     /// Sets each SAE's threshold to the pre-activation quantile that leaves `activeFeatures` of its

@@ -21,10 +21,12 @@ public struct ModelBenchmarkOptions: Sendable {
     public var repetitions: Int
     public var precision: MatMulPrecision
     public var seed: UInt64
+    /// The machine's ceilings to state every figure against (nil: figures only).
+    public var ceilings: MachineCeilings?
 
     public init(shape: BenchmarkShape = .gemma2_2b, promptLengths: [Int] = [128, 512], batchSizes: [Int] = [1, 8],
                 decodeSteps: Int = 16, decodeAfter: Int = 128, repetitions: Int = 2,
-                precision: MatMulPrecision = MatMul.defaultPrecision, seed: UInt64 = 0) {
+                precision: MatMulPrecision = MatMul.defaultPrecision, seed: UInt64 = 0, ceilings: MachineCeilings? = nil) {
         self.shape = shape
         self.promptLengths = promptLengths
         self.batchSizes = batchSizes
@@ -33,6 +35,7 @@ public struct ModelBenchmarkOptions: Sendable {
         self.repetitions = repetitions
         self.precision = precision
         self.seed = seed
+        self.ceilings = ceilings
     }
 }
 
@@ -46,6 +49,8 @@ public struct ModelBenchmarkResult: Codable, Sendable {
         /// CPU time of the process during the best run (all threads): on a shared machine,
         /// tokens / (cpuSeconds / threads) shows what the run would give with the cores to itself.
         public var cpuSeconds: Double
+        /// tok/s as arithmetic against the compute peak (absent without ceilings).
+        public var shareOfCeiling: CeilingShare?
     }
 
     public struct Decode: Codable, Sendable {
@@ -56,6 +61,9 @@ public struct ModelBenchmarkResult: Codable, Sendable {
         /// Tokens per second over the whole batch, from the median step.
         public var tokensPerSecond: Double
         public var bestTokensPerSecond: Double
+        /// tok/s against the bound of the step: reading the weights once (small batches) or the
+        /// arithmetic of the batch, whichever takes longer at the machine's peaks.
+        public var shareOfCeiling: CeilingShare?
     }
 
     public var shape: String
@@ -75,6 +83,7 @@ public struct ModelBenchmarkResult: Codable, Sendable {
     /// 1-minute load average before and after the measurements (Linux), to judge how shared the machine was.
     public var loadBefore: Double?
     public var loadAfter: Double?
+    public var ceilings: MachineCeilings?
 }
 
 public enum ModelBenchmark {
@@ -100,6 +109,9 @@ public enum ModelBenchmark {
             result.precisionReason = decision.reason
         }
         progress("built \(options.shape.rawValue) with random weights in \(String(format: "%.1f", result.buildSeconds)) s")
+        result.ceilings = options.ceilings
+        let work = ModelWork(model.config, weightDType: model.weightDType)
+        let bf16Dot = MatMul.hasBF16DotProduct
 
         var rng = BenchmarkRandom(seed: options.seed &+ 1)
         let vocabulary = model.config.vocabularySize
@@ -119,7 +131,10 @@ public enum ModelBenchmark {
             runs.sort { $0.wall < $1.wall }
             let entry = ModelBenchmarkResult.Prefill(
                 promptTokens: length, bestSeconds: runs[0].wall, medianSeconds: runs[runs.count / 2].wall,
-                tokensPerSecond: Double(length) / runs[0].wall, cpuSeconds: runs[0].cpu)
+                tokensPerSecond: Double(length) / runs[0].wall, cpuSeconds: runs[0].cpu,
+                shareOfCeiling: options.ceilings?.computeShare(
+                    flopsPerSecond: Double(length) / runs[0].wall * work.prefillFLOPsPerToken(length: length),
+                    precision: options.precision, bf16DotInUse: bf16Dot))
             result.prefill.append(entry)
             progress("prefill \(length) tokens: \(String(format: "%.1f", entry.tokensPerSecond)) tok/s")
         }
@@ -135,13 +150,29 @@ public enum ModelBenchmark {
             let median = steps[steps.count / 2]
             let entry = ModelBenchmarkResult.Decode(
                 batch: batch, after: options.decodeAfter, steps: steps.count, medianStepSeconds: median,
-                tokensPerSecond: Double(batch) / median, bestTokensPerSecond: Double(batch) / steps[0])
+                tokensPerSecond: Double(batch) / median, bestTokensPerSecond: Double(batch) / steps[0],
+                shareOfCeiling: options.ceilings.map {
+                    decodeShare(ceilings: $0, work: work, batch: batch, context: options.decodeAfter, stepSeconds: median,
+                                precision: options.precision, bf16Dot: bf16Dot)
+                })
             result.decode.append(entry)
             progress("decode batch \(batch): \(String(format: "%.2f", entry.tokensPerSecond)) tok/s")
         }
         result.peakResidentBytes = ProcessMemory.peakResidentBytes()
         result.loadAfter = SystemLoad.oneMinute()
         return result
+    }
+
+    /// A decode step reads every weight once and does `batch` tokens' arithmetic; whichever of the two
+    /// takes longer at the machine's peaks bounds it, and the share is stated in that ceiling's unit.
+    static func decodeShare(ceilings: MachineCeilings, work: ModelWork, batch: Int, context: Int, stepSeconds: Double,
+                            precision: MatMulPrecision, bf16Dot: Bool) -> CeilingShare {
+        let flops = Double(batch) * work.decodeFLOPsPerToken(context: context)
+        let readSeconds = work.decodeBytesPerStep / (ceilings.readGBPerSecond * 1e9)
+        let computeSeconds = flops / (ceilings.computeGFLOPS(precision: precision, bf16DotInUse: bf16Dot) * 1e9)
+        return readSeconds >= computeSeconds
+            ? ceilings.readShare(bytesPerSecond: work.decodeBytesPerStep / stepSeconds)
+            : ceilings.computeShare(flopsPerSecond: flops / stepSeconds, precision: precision, bf16DotInUse: bf16Dot)
     }
 
     static func seconds(since start: DispatchTime) -> Double {

@@ -19,12 +19,13 @@ struct BenchCommand: ParsableCommand {
               corrsteer bench --shape tiny --prompt 16 --batch-size 1,2
               corrsteer bench collect --shape tiny --samples 8
               corrsteer bench sae-encode --rows 8
+              corrsteer bench ceilings
 
             Environment:
               CORRSTEER_THREADS    threads for matrix products (default: every core)
               CORRSTEER_PRECISION  default of --precision (else auto)
             """,
-        subcommands: [BenchModelCommand.self, BenchCollectCommand.self, BenchSAEEncodeCommand.self],
+        subcommands: [BenchModelCommand.self, BenchCollectCommand.self, BenchSAEEncodeCommand.self, BenchCeilingsCommand.self],
         defaultSubcommand: BenchModelCommand.self)
 }
 
@@ -44,7 +45,19 @@ struct BenchCommonOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the figures as one JSON object.")
     var json = false
 
+    @Flag(name: .customLong("no-ceilings"), help: "Skip measuring the machine's ceilings (about 2 s) and the shares of them.")
+    var skipCeilings = false
+
     @OptionGroup var output: QuietOption
+
+    /// The machine's ceilings, measured in this run so that they share its conditions.
+    func ceilings() -> MachineCeilings? {
+        guard !skipCeilings else { return nil }
+        output.note("measuring this machine's ceilings (--no-ceilings skips)")
+        let ceilings = MachineCeilingProbe.measure(seconds: 0.1, readBytes: 512 << 20)
+        output.note(ceilings.summary)
+        return ceilings
+    }
 }
 
 /// Parses "128,512" into [128, 512].
@@ -103,7 +116,7 @@ struct BenchModelCommand: ParsableCommand {
         let options = ModelBenchmarkOptions(
             shape: common.shape, promptLengths: try parseCounts(prompt, option: "--prompt"),
             batchSizes: try parseCounts(deprecatedBatch ?? batchSizes, option: "--batch-size"), decodeSteps: steps, repetitions: repetitions,
-            precision: common.precision.apply(common.output).precision, seed: common.seed)
+            precision: common.precision.apply(common.output).precision, seed: common.seed, ceilings: common.ceilings())
         let result = try ModelBenchmark.run(options, progress: progressReporter(common.output))
         if common.json {
             try printJSON(result)
@@ -112,11 +125,13 @@ struct BenchModelCommand: ParsableCommand {
         print("shape \(result.shape): \(result.parameters) parameters, \(result.weightDType) weights, precision \(result.precision), kernels \(result.kernelPath), \(result.threads) threads")
         for p in result.prefill {
             print(String(format: "prefill %5d tokens  %8.1f tok/s  (best %.3f s, median %.3f s; %.1f CPU-s)",
-                         p.promptTokens, p.tokensPerSecond, p.bestSeconds, p.medianSeconds, p.cpuSeconds))
+                         p.promptTokens, p.tokensPerSecond, p.bestSeconds, p.medianSeconds, p.cpuSeconds)
+                  + (p.shareOfCeiling.map { "  \($0.summary)" } ?? ""))
         }
         for d in result.decode {
             print(String(format: "decode batch %3d     %8.2f tok/s  (median step %.4f s over %d steps after %d tokens; best %.2f tok/s)",
-                         d.batch, d.tokensPerSecond, d.medianStepSeconds, d.steps, d.after, d.bestTokensPerSecond))
+                         d.batch, d.tokensPerSecond, d.medianStepSeconds, d.steps, d.after, d.bestTokensPerSecond)
+                  + (d.shareOfCeiling.map { "  \($0.summary)" } ?? ""))
         }
         print(String(format: "peak RSS %.2f GB", Double(result.peakResidentBytes) / 1e9))
         if let before = result.loadBefore, let after = result.loadAfter {
@@ -167,7 +182,7 @@ struct BenchCollectCommand: ParsableCommand {
         let options = CollectBenchmarkOptions(
             shape: common.shape, samples: samples, batchSize: deprecatedBatch ?? batchSize, layers: layers, saeWidth: saeWidth,
             activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: common.precision.apply(common.output).precision,
-            seed: common.seed)
+            seed: common.seed, ceilings: common.ceilings())
         let result = try CollectBenchmark.run(options, progress: progressReporter(common.output))
         if common.json {
             try printJSON(result)
@@ -177,7 +192,8 @@ struct BenchCollectCommand: ParsableCommand {
         print(String(format: "prompts: %d, %.1f tokens on average (%d–%d)", result.samples, result.meanPromptTokens,
                      result.minPromptTokens, result.maxPromptTokens))
         print(String(format: "collection: %.3f samples/s (%.1f s; SAE encoding %.1f s; %.1f active features per row)",
-                     result.samplesPerSecond, result.seconds, result.encodeSeconds, result.meanActiveFeatures))
+                     result.samplesPerSecond, result.seconds, result.encodeSeconds, result.meanActiveFeatures)
+              + (result.shareOfCeiling.map { "  \($0.summary)" } ?? ""))
         print(String(format: "peak RSS %.2f GB (with SAEs); %.1f CPU-s in the loop", Double(result.peakResidentBytes) / 1e9, result.cpuSeconds))
         if let before = result.loadBefore, let after = result.loadAfter {
             print(String(format: "load average %.2f before, %.2f after", before, after))
@@ -211,5 +227,40 @@ struct BenchSAEEncodeCommand: ParsableCommand {
                      result.dIn, result.dSAE, result.rows, result.threads, result.gemmGFLOPS, result.gemmSeconds * 1e3,
                      result.encodeGFLOPS, result.encodeSeconds * 1e3, 100 * result.ratio,
                      result.encodeUnalignedGFLOPS, 100 * result.unalignedRatio))
+    }
+}
+
+/// `corrsteer bench ceilings`: what this machine can do at most, the yardstick of every other figure.
+struct BenchCeilingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ceilings",
+        abstract: "This machine's f32 FMA and bf16 dot-product peaks and read bandwidth, on 1 thread and all.",
+        discussion: HelpText.discussion(examples: ["corrsteer bench ceilings --json"]))
+
+    @Option(name: .long, help: "Seconds per compute run (each figure is the best of three).")
+    var seconds: Double = 0.5
+
+    @Option(name: .customLong("read-mib"), help: "MiB streamed per bandwidth run.")
+    var readMiB: Int = 2048
+
+    @Flag(name: .long, help: "Print the figures as one JSON object.")
+    var json = false
+
+    @OptionGroup var output: QuietOption
+
+    func validate() throws {
+        guard seconds > 0, seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60], got \(seconds)") }
+        guard (64...65_536).contains(readMiB) else { throw ValidationError("--read-mib must be in 64…65536, got \(readMiB)") }
+    }
+
+    func run() throws {
+        let ceilings = MachineCeilingProbe.measure(seconds: seconds, readBytes: readMiB << 20)
+        if json { return try printJSON(ceilings) }
+        print(ceilings.summary)
+        print(String(format: "f32 FMA (%@): %.1f GFLOP/s on 1 thread", ceilings.fmaWidth, ceilings.fmaF32GFLOPSOneThread))
+        if let dot = ceilings.bf16DotGFLOPSOneThread {
+            print(String(format: "bf16 dot (vdpbf16ps): %.1f GFLOP/s on 1 thread", dot))
+        }
+        print(String(format: "read: %.1f GB/s on 1 thread", ceilings.readGBPerSecondOneThread))
     }
 }

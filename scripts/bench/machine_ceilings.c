@@ -305,6 +305,22 @@ T512 static void read_region(long threads, int thread) {
     sink[thread * 16] = (float)_mm512_reduce_add_epi32(acc[0]);
 }
 
+/* The same reads with 32-byte loads, for CPUs without AVX-512 (sequential stream only). */
+__attribute__((target("avx2"), noinline)) static void read_region_ymm(long threads, int thread) {
+    size_t part = BUFFER_BYTES / (size_t)threads;
+    const char *base = buffer + (size_t)thread * part;
+    __m256i acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_si256();
+    for (size_t off = 0; off + 256 <= part; off += 256) {
+        for (int i = 0; i < 8; i++)
+            acc[i] = _mm256_add_epi32(acc[i], _mm256_load_si256((const __m256i *)(base + off + 32 * i)));
+    }
+    for (int i = 1; i < 8; i++) acc[0] = _mm256_add_epi32(acc[0], acc[i]);
+    sink[thread * 16] = (float)_mm256_extract_epi32(acc[0], 0);
+}
+
+static int has_avx512; /* zmm figures are skipped without it (they would fault) */
+
 /* Bytes each thread actually reads for the current row_bytes (whole groups of 8 rows only). */
 static double bytes_read(int threads) {
     size_t part = BUFFER_BYTES / (size_t)threads;
@@ -316,7 +332,7 @@ static double bytes_read(int threads) {
 static double best_bandwidth(int threads) {
     double best = 1e300;
     for (int pass = 0; pass < 3; pass++) {
-        double t = run_once(read_region, threads, threads);
+        double t = run_once(has_avx512 ? read_region : read_region_ymm, threads, threads);
         if (t < best) best = t;
     }
     return bytes_read(threads) / best / 1e9;
@@ -338,7 +354,7 @@ static void measure_bandwidth(int huge_pages, double *seq2_out, double *gemv2_ou
         snprintf(name, sizeof name, "read_sequential%s", suffix);
         emit(name, threads, seq, "GB/s", "2 GiB buffer, 1 stream per thread");
         if (threads == MAX_THREADS && seq2_out) *seq2_out = seq;
-        if (huge_pages) continue;
+        if (huge_pages || !has_avx512) continue;
         row_bytes = GEMV_ROW_BYTES;
         double gemv = best_bandwidth(threads);
         emit("read_8_rows_4608B", threads, gemv, "GB/s", "8 interleaved rows of 2304 bf16 per thread, like a GEMV");
@@ -420,6 +436,8 @@ static void print_machine(void) {
 
 int main(void) {
     print_machine();
+    has_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    if (!has_avx512) printf("{\"note\":\"no AVX-512: zmm, widening and interleaved-row figures skipped\"}\n");
     for (int i = 0; i < 8 * WK; i++) {
         widen_w[i] = (uint16_t)(0x3f80 + (i & 7)); /* bf16 values just above 1.0 */
         widen_x[i] = 1e-6f * (float)(i & 15);
@@ -427,19 +445,22 @@ int main(void) {
 
     double ghz_scalar = best_rate(chain_scalar, 4, 1) / 1e9;
     emit("clock_estimate_scalar_fma_chain", 1, ghz_scalar, "GHz", "estimate: dependent vfmadd231ss chain, 4-cycle latency assumed");
-    emit("clock_estimate_zmm_fma_chain", 1, best_rate(chain_zmm, 4, 1) / 1e9, "GHz",
-         "estimate: dependent zmm FMA chain, 4-cycle latency assumed");
+    if (has_avx512)
+        emit("clock_estimate_zmm_fma_chain", 1, best_rate(chain_zmm, 4, 1) / 1e9, "GHz",
+             "estimate: dependent zmm FMA chain, 4-cycle latency assumed");
 
     double fma2 = 0, widen8_2 = 0, pairs8_2 = 0, dot2 = 0;
     for (int threads = 1; threads <= MAX_THREADS; threads++) {
-        double zmm = best_rate(fma_zmm, ZMM_CHAINS * 32.0, threads) / 1e9;
-        emit("fma_f32_zmm_peak", threads, zmm, "GFLOP/s", NULL);
-        if (threads == 1) emit("zmm_fma_per_cycle_estimate", 1, zmm / 32 / ghz_scalar, "FMA/cycle", "1-thread zmm peak / (32 flops x scalar-chain clock)");
-        emit("fma_f32_ymm_peak", threads, best_rate(fma_ymm, YMM_CHAINS * 16.0, threads) / 1e9, "GFLOP/s", NULL);
-        if (threads == MAX_THREADS) fma2 = zmm;
+        double ymm = best_rate(fma_ymm, YMM_CHAINS * 16.0, threads) / 1e9;
+        double zmm = has_avx512 ? best_rate(fma_zmm, ZMM_CHAINS * 32.0, threads) / 1e9 : 0;
+        if (has_avx512) emit("fma_f32_zmm_peak", threads, zmm, "GFLOP/s", NULL);
+        if (threads == 1 && has_avx512) emit("zmm_fma_per_cycle_estimate", 1, zmm / 32 / ghz_scalar, "FMA/cycle", "1-thread zmm peak / (32 flops x scalar-chain clock)");
+        if (threads == 1 && !has_avx512) emit("ymm_fma_per_cycle_estimate", 1, ymm / 16 / ghz_scalar, "FMA/cycle", "1-thread ymm peak / (16 flops x scalar-chain clock)");
+        emit("fma_f32_ymm_peak", threads, ymm, "GFLOP/s", NULL);
+        if (threads == MAX_THREADS) fma2 = has_avx512 ? zmm : ymm;
     }
 
-    int cpuid_bf16 = bf16_in_cpuid(), runs = bf16_dot_runs();
+    int cpuid_bf16 = bf16_in_cpuid(), runs = has_avx512 ? bf16_dot_runs() : 0;
     printf("{\"figure\":\"vdpbf16ps_support\",\"cpuid_avx512_bf16\":%d,\"executes\":\"%s\"}\n", cpuid_bf16,
            runs == 1 ? "yes" : runs == 0 ? "faults (SIGILL)" : "runs, wrong result");
     if (runs == 1) {
@@ -450,7 +471,7 @@ int main(void) {
         }
     }
 
-    for (int threads = 1; threads <= MAX_THREADS; threads++) {
+    for (int threads = 1; has_avx512 && threads <= MAX_THREADS; threads++) {
         emit("widen_bf16_fma_m1", threads, best_rate(widen_m1, 2.0 * 8 * 1 * WK, threads) / 1e9, "GFLOP/s",
              "vpmovzxwd+vpslld per weight vector, 1 FMA each (8 weight rows x 1 activation row, L1)");
         double w8 = best_rate(widen_m8, 2.0 * 2 * 8 * WK, threads) / 1e9;
@@ -467,6 +488,11 @@ int main(void) {
     measure_bandwidth(0, &seq2, &gemv2);
     measure_bandwidth(1, NULL, NULL);
 
+    if (!has_avx512) {
+        compute_rate ymm_rates[1] = {{"fma_f32_ymm_peak_2t", fma2}};
+        derive(ymm_rates, 1, seq2, seq2);
+        return 0;
+    }
     compute_rate rates[4] = {{"fma_f32_zmm_peak_2t", fma2},
                              {"widen_bf16_fma_m8_2t", widen8_2},
                              {"widen_pairs_fma_m8_2t", pairs8_2},

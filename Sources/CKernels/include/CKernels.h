@@ -55,6 +55,17 @@ int ck_use_kernel_path(const char *name);
 /* 1 when ck_linear_bf16x_bf16w runs on bf16 dot-product instructions on the path in use. */
 int ck_has_bf16_dot(void);
 
+/*
+ * Machine ceilings (probes, not kernels: they start `threads` pinned threads and allocate). Peak GFLOP/s
+ * of independent chains of the widest f32 FMA this CPU runs ("zmm", "ymm" or "scalar", see
+ * ck_probe_fma_width) and of vdpbf16ps (0 where the CPU lacks it), each run for about `seconds` and best
+ * of three; read bandwidth in GB/s streaming `bytes` split among the threads, best of three.
+ */
+double ck_probe_fma_gflops(int threads, double seconds);
+const char *ck_probe_fma_width(void);
+double ck_probe_bf16_dot_gflops(int threads, double seconds);
+double ck_probe_read_gbs(int threads, size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,39 @@
+import Benchmarks
+import LanguageModels
+import Tensors
+import XCTest
+
+final class MachineCeilingsTests: XCTestCase {
+    /// The work counts behind every share, against the figures scripts/bench/machine_ceilings.c derives
+    /// on its own from the published Gemma-2-2B dimensions (its JSON line "gemma-2-2b shape").
+    func testGemma2WorkMatchesTheStandaloneProbe() throws {
+        let work = ModelWork(try BenchmarkShape.gemma2_2b.configuration())
+        XCTAssertEqual(work.blockMatrixParameters, 2_024_275_968)
+        XCTAssertEqual(work.headParameters, 589_824_000)
+        XCTAssertEqual(work.prefillFLOPsPerToken(length: 512) / 1e9, 4.1055, accuracy: 5e-5)
+        XCTAssertEqual(work.decodeFLOPsPerToken(context: 128) / 1e9, 5.2555, accuracy: 5e-5)
+        XCTAssertEqual(work.decodeBytesPerStep / 1e9, 5.2282, accuracy: 5e-5)
+    }
+
+    func testProbeMeasuresEveryCeilingThisCPUHas() {
+        let ceilings = MachineCeilingProbe.measure(threads: 1, seconds: 0.01, readBytes: 64 << 20)
+        XCTAssertGreaterThan(ceilings.fmaF32GFLOPS, 0)
+        XCTAssertGreaterThan(ceilings.readGBPerSecond, 0)
+        XCTAssertEqual(ceilings.bf16DotGFLOPS != nil, MatMul.availableKernelPaths.contains("avx512bf16"))
+        XCTAssertFalse(ceilings.cpuModel.isEmpty)
+    }
+
+    func testSharesUseTheCeilingOfThePathInUse() {
+        let ceilings = MachineCeilings(
+            cpuModel: "test", threads: 2, fmaWidth: "zmm", fmaF32GFLOPS: 200, fmaF32GFLOPSOneThread: 100,
+            bf16DotGFLOPS: 400, bf16DotGFLOPSOneThread: 200, readGBPerSecond: 20, readGBPerSecondOneThread: 10)
+        let exact = ceilings.computeShare(flopsPerSecond: 100e9, precision: .exact, bf16DotInUse: true)
+        XCTAssertEqual(exact.ceiling, "fma_f32")
+        XCTAssertEqual(exact.share, 0.5, accuracy: 1e-12)
+        let fast = ceilings.computeShare(flopsPerSecond: 100e9, precision: .fast, bf16DotInUse: true)
+        XCTAssertEqual(fast.ceiling, "bf16_dot")
+        XCTAssertEqual(fast.share, 0.25, accuracy: 1e-12)
+        XCTAssertEqual(ceilings.computeShare(flopsPerSecond: 100e9, precision: .fast, bf16DotInUse: false).ceiling, "fma_f32")
+        XCTAssertEqual(ceilings.readShare(bytesPerSecond: 15e9).share, 0.75, accuracy: 1e-12)
+    }
+}
