@@ -59,8 +59,8 @@ public enum BenchmarkShape: String, CaseIterable, Sendable {
         let config = try configuration()
         var weights: [String: Tensor] = [:]
         for (index, (name, shape)) in config.tensorShapes.enumerated() {
-            let isNorm = shape.count == 1
-            let offset: Float = isNorm && config.architecture == .llama ? 1 : 0
+            let isNorm = shape.count == 1 && !name.hasSuffix(".bias")
+            let offset: Float = isNorm ? 1 - config.traits.normWeightOffset : 0
             weights[name] = BenchmarkRandom.tensor(shape: shape, dtype: dtype, seed: seed &+ UInt64(index) &* 0x9e37_79b9,
                                                    scale: isNorm ? 0.1 : scale, offset: offset)
         }

@@ -26,6 +26,8 @@ final class DecoderRun {
     private let hidden = Buffer<Float>(), normed = Buffer<Float>(), query = Buffer<Float>(), key = Buffer<Float>()
     private let value = Buffer<Float>(), mixed = Buffer<Float>(), projected = Buffer<Float>(), gate = Buffer<Float>()
     private let up = Buffer<Float>(), cos = Buffer<Float>(), sin = Buffer<Float>(), positions = Buffer<Int32>()
+    /// The sliding layers' rotary table, when the model has a separate one.
+    private let slidingCos = Buffer<Float>(), slidingSin = Buffer<Float>()
 
     /// `lengths[s]` is the most positions sequence s will hold.
     init(model: LanguageModel, lengths: [Int], hooks: [ResidualHook]) throws {
@@ -35,7 +37,7 @@ final class DecoderRun {
         attention = (0..<c.layerCount).map { l in
             Attention(heads: c.attentionHeadCount, keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension,
                       scale: c.attentionScale, softcap: c.attentionLogitSoftcap,
-                      window: c.slidingWindowLayers[l] ? c.slidingWindow : nil)
+                      window: c.attention(layer: l).window)
         }
         var pre = Array(repeating: [HookEntry](), count: c.layerCount)
         var post = pre
@@ -70,6 +72,10 @@ final class DecoderRun {
         up.reserve(rows * c.intermediateSize)
         cos.reserve(rows * c.headDimension / 2)
         sin.reserve(rows * c.headDimension / 2)
+        if model.slidingRotary != nil {
+            slidingCos.reserve(rows * c.headDimension / 2)
+            slidingSin.reserve(rows * c.headDimension / 2)
+        }
         positions.reserve(rows)
         capacity = rows
     }
@@ -99,6 +105,7 @@ final class DecoderRun {
             }
         }
         model.rotary.table(positions: positions.pointer, count: rows, cos: cos.pointer, sin: sin.pointer)
+        model.slidingRotary?.table(positions: positions.pointer, count: rows, cos: slidingCos.pointer, sin: slidingSin.pointer)
 
         for l in 0..<c.layerCount {
             try applyHooks(preHooks[l], site: .residPre(layer: l), segments: segments, step: step, rows: rows)
@@ -107,8 +114,21 @@ final class DecoderRun {
             MatMul.linear(x, rows: rows, weight: layer.query, into: query.pointer)
             MatMul.linear(x, rows: rows, weight: layer.key, into: key.pointer)
             MatMul.linear(x, rows: rows, weight: layer.value, into: value.pointer)
-            model.rotary.apply(to: query.pointer, rows: rows, heads: c.attentionHeadCount, rowStride: qWidth, cos: cos.pointer, sin: sin.pointer)
-            model.rotary.apply(to: key.pointer, rows: rows, heads: c.keyValueHeadCount, rowStride: kvWidth, cos: cos.pointer, sin: sin.pointer)
+            if let bias = layer.queryBias { addBias(bias, to: query.pointer, rows: rows) }
+            if let bias = layer.keyBias { addBias(bias, to: key.pointer, rows: rows) }
+            if let bias = layer.valueBias { addBias(bias, to: value.pointer, rows: rows) }
+            // q/k norms act on each head's vector, i.e. on rows of head_dim values.
+            if let scale = layer.queryNorm {
+                norm(query.pointer, rows: rows * c.attentionHeadCount, width: c.headDimension, scale: scale, into: query.pointer)
+            }
+            if let scale = layer.keyNorm {
+                norm(key.pointer, rows: rows * c.keyValueHeadCount, width: c.headDimension, scale: scale, into: key.pointer)
+            }
+            let slidingTable = c.slidingWindowLayers[l] ? model.slidingRotary : nil
+            let rotary = slidingTable ?? model.rotary
+            let (cosine, sine) = slidingTable == nil ? (cos.pointer, sin.pointer) : (slidingCos.pointer, slidingSin.pointer)
+            rotary.apply(to: query.pointer, rows: rows, heads: c.attentionHeadCount, rowStride: qWidth, cos: cosine, sin: sine)
+            rotary.apply(to: key.pointer, rows: rows, heads: c.keyValueHeadCount, rowStride: kvWidth, cos: cosine, sin: sine)
             attention[l](layer: l, segments: segments, cache: cache, q: query.pointer, k: key.pointer, v: value.pointer, out: mixed.pointer)
             cache.store(layer: l, segments: segments, k: key.pointer, v: value.pointer)
             MatMul.linear(mixed.pointer, rows: rows, weight: layer.output, into: projected.pointer)
@@ -149,10 +169,18 @@ final class DecoderRun {
         return logits
     }
 
-    private func norm(_ input: UnsafePointer<Float>, rows: Int, scale: [Float], into output: UnsafeMutablePointer<Float>) {
+    private func norm(_ input: UnsafePointer<Float>, rows: Int, width: Int? = nil, scale: [Float],
+                      into output: UnsafeMutablePointer<Float>) {
         scale.withUnsafeBufferPointer { s in
-            RMSNorm.apply(input, rows: rows, width: model.config.hiddenSize, scale: s.baseAddress!,
+            RMSNorm.apply(input, rows: rows, width: width ?? model.config.hiddenSize, scale: s.baseAddress!,
                           epsilon: model.config.rmsNormEpsilon, into: output)
+        }
+    }
+
+    /// Adds `bias` to each of `rows` rows of `bias.count` values.
+    private func addBias(_ bias: [Float], to x: UnsafeMutablePointer<Float>, rows: Int) {
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows { VectorMath.add(b.baseAddress!, into: x + r * b.count, count: b.count) }
         }
     }
 

@@ -5,7 +5,10 @@ import Foundation
 /// "sandwich" norms around attention and the feed-forward block, GeGLU with tanh GELU, attention scale
 /// `query_pre_attn_scalar`^-½, attention-logit softcap before the mask, sliding window on the layers
 /// `layer_types` marks (else the even layers), tied LM head, final-logit softcap.
-enum Gemma2 {
+enum Gemma2: ModelFamily {
+    static let traits = ModelTraits(normWeightOffset: 1, sandwichNorms: true, scalesEmbedding: true,
+                                    tiesWordEmbeddingsByDefault: true)
+
     static func configuration(_ fields: JSONFields) throws -> ModelConfiguration {
         let activationKey = fields.has("hidden_activation") ? "hidden_activation" : "hidden_act"
         let activation = try fields.optionalString(activationKey) ?? "gelu_pytorch_tanh"

@@ -24,7 +24,7 @@ final class KVCache {
         var sizes: [Int] = []
         let block = config.keyValueHeadCount * config.headDimension
         for l in 0..<config.layerCount {
-            let window = config.slidingWindowLayers[l] ? config.slidingWindow : nil
+            let window = config.attention(layer: l).window
             let caps = lengths.map { n in max(1, window.map { min($0, n) } ?? n) }
             var offs: [Int] = [], total = 0
             for c in caps {

@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 import WeightFiles
 
-/// A decoder-only language model (Gemma-2 or Llama) ready to run: configuration, weights in their file
+/// A decoder-only language model (any family `ModelConfiguration.Architecture` lists) ready to run: configuration, weights in their file
 /// dtype, and the rotary table. Immutable, so one instance serves any number of concurrent generators.
 public final class LanguageModel: @unchecked Sendable {
     public let config: ModelConfiguration
@@ -12,7 +12,9 @@ public final class LanguageModel: @unchecked Sendable {
     public let directory: URL?
     let weights: ModelWeights
     let rotary: RotaryEmbedding
-    /// Gemma-2 multiplies embeddings by √hidden, rounded to the weight dtype as transformers does.
+    /// The sliding-window layers' rotary table when their RoPE differs (Gemma 3).
+    let slidingRotary: RotaryEmbedding?
+    /// Gemma multiplies embeddings by √hidden, rounded to the weight dtype as transformers does.
     let embeddingScale: Float?
 
     /// Loads `config.json`, `generation_config.json` and the safetensors weights (single file or sharded)
@@ -84,8 +86,13 @@ public final class LanguageModel: @unchecked Sendable {
         self.weights = weights
         self.directory = directory
         weightDType = weights.embedding.dtype
-        rotary = RotaryEmbedding(headDimension: config.headDimension, base: config.ropeTheta, llama3: config.ropeScaling)
-        if config.architecture == .gemma2 {
+        func table(_ rope: ModelConfiguration.Rope) -> RotaryEmbedding {
+            RotaryEmbedding(headDimension: config.headDimension, base: rope.theta, llama3: rope.llama3,
+                            linearFactor: rope.linearFactor)
+        }
+        rotary = table(config.rope)
+        slidingRotary = config.slidingRope.map(table)
+        if config.traits.scalesEmbedding {
             let scale = Float(Double(config.hiddenSize).squareRoot())
             embeddingScale = Tensor(shape: [1], values: [scale], dtype: weights.embedding.dtype).floats()[0]
         } else {

@@ -3,7 +3,9 @@ import Foundation
 /// Llama (`model_type: llama`, Llama-3.x included), as transformers' `modeling_llama.py` computes it:
 /// RMSNorm scaled by w, grouped-query attention with scale head_dim^-½, RoPE with `rope_theta` and the
 /// optional llama3 frequency rescaling, SwiGLU, untied LM head unless `tie_word_embeddings`.
-enum Llama {
+enum Llama: ModelFamily {
+    static let traits = ModelTraits()
+
     static func configuration(_ fields: JSONFields) throws -> ModelConfiguration {
         let activation = try fields.optionalString("hidden_act") ?? "silu"
         guard activation == "silu" else {

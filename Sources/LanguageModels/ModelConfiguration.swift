@@ -26,8 +26,27 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var keyValueHeadCount: Int
     public var headDimension: Int
     public var rmsNormEpsilon: Float
-    public var ropeTheta: Double
-    public var ropeScaling: RotaryEmbedding.Llama3Scaling?
+    /// RoPE of one kind of layer: base and optional frequency rescaling.
+    public struct Rope: Sendable, Equatable {
+        public var theta: Double
+        /// `rope_type: llama3`.
+        public var llama3: RotaryEmbedding.Llama3Scaling?
+        /// `rope_type: linear`: positions divided by this factor (Gemma 3's global layers on 4B and up).
+        public var linearFactor: Double?
+
+        public init(theta: Double, llama3: RotaryEmbedding.Llama3Scaling? = nil, linearFactor: Double? = nil) {
+            self.theta = theta
+            self.llama3 = llama3
+            self.linearFactor = linearFactor
+        }
+    }
+
+    /// RoPE of the full-attention layers (of every layer unless `slidingRope` is set).
+    public var rope: Rope
+    /// RoPE of the sliding-window layers when it differs from `rope` (Gemma 3: `rope_local_base_freq`).
+    public var slidingRope: Rope?
+    public var ropeTheta: Double { rope.theta }
+    public var ropeScaling: RotaryEmbedding.Llama3Scaling? { rope.llama3 }
     public var maxPositionEmbeddings: Int
     public var tiesWordEmbeddings: Bool
     public var activation: FeedForwardActivation
@@ -45,6 +64,14 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// The `dtype`/`torch_dtype` the file declares (informational; tensors carry their own dtype).
     public var declaredDType: String?
 
+    /// What the family does structurally (norm offset, sandwich norms, q/k norm, biases, …).
+    public var traits: ModelTraits { architecture.family.traits }
+
+    /// The window and RoPE of layer `layer`.
+    public func attention(layer: Int) -> (window: Int?, rope: Rope) {
+        slidingWindowLayers[layer] ? (slidingWindow, slidingRope ?? rope) : (nil, rope)
+    }
+
     /// The names `model_type` may take.
     public static let supportedModelTypes = Architecture.allCases.map(\.rawValue)
 
@@ -57,10 +84,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         guard let architecture = Architecture(rawValue: modelType) else {
             throw LanguageModelError.unsupportedModelType(path: source, modelType: modelType, supported: Self.supportedModelTypes)
         }
-        switch architecture {
-        case .gemma2: self = try Gemma2.configuration(fields)
-        case .llama: self = try Llama.configuration(fields)
-        }
+        self = try architecture.family.configuration(fields)
         try validate(fields)
         if let generationJSON {
             let generation = try JSONFields(data: generationJSON, path: generationSource)
@@ -119,7 +143,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         }
         maxPositionEmbeddings = fields.has("max_position_embeddings")
             ? try fields.positiveInt("max_position_embeddings", atMost: limits.positions) : 8192
-        tiesWordEmbeddings = try fields.bool("tie_word_embeddings", default: architecture == .gemma2)
+        tiesWordEmbeddings = try fields.bool("tie_word_embeddings", default: architecture.family.traits.tiesWordEmbeddingsByDefault)
         self.activation = activation
         attentionScale = Float(1 / Double(headDimension).squareRoot())
         slidingWindowLayers = Array(repeating: false, count: layerCount)
@@ -127,7 +151,9 @@ public struct ModelConfiguration: Sendable, Equatable {
         eosTokenIDs = try fields.intList("eos_token_id") ?? []
         padTokenID = try fields.optionalInt("pad_token_id")
         declaredDType = try fields.optionalString("dtype") ?? fields.optionalString("torch_dtype")
-        (ropeTheta, ropeScaling) = try Self.rope(fields)
+        let ropeKey = fields.has("rope_parameters") ? "rope_parameters" : "rope_scaling"
+        rope = try Self.rope(try fields.nested(ropeKey), key: ropeKey,
+                             theta: try fields.optionalDouble("rope_theta") ?? 10000, fields: fields)
     }
 
     /// Upper bounds on config.json sizes. Buffers are sized from these fields before any weight is
@@ -138,22 +164,24 @@ public struct ModelConfiguration: Sendable, Equatable {
     static let sizeLimits = (vocabulary: 1 << 22, hidden: 1 << 16, intermediate: 1 << 19, layers: 1024,
                              heads: 1024, headDimension: 1024, positions: 1 << 24)
 
-    /// RoPE settings from `rope_parameters` (transformers 5) or `rope_theta` + `rope_scaling` (hub).
-    private static func rope(_ fields: JSONFields) throws -> (Double, RotaryEmbedding.Llama3Scaling?) {
-        let key = fields.has("rope_parameters") ? "rope_parameters" : "rope_scaling"
-        let parameters = try fields.nested(key)
-        let theta = try parameters?.optionalDouble("rope_theta") ?? fields.optionalDouble("rope_theta") ?? 10000
-        guard let parameters else { return (theta, nil) }
+    /// RoPE settings from one `rope_parameters` (transformers 5) or `rope_scaling` (hub) object, whose
+    /// `rope_theta` wins over `theta`; `key` names the object in errors.
+    static func rope(_ parameters: JSONFields?, key: String, theta fallback: Double, fields: JSONFields) throws -> Rope {
+        let theta = try parameters?.optionalDouble("rope_theta") ?? fallback
+        guard let parameters else { return Rope(theta: theta) }
         let type = try parameters.optionalString("rope_type") ?? parameters.optionalString("type") ?? "default"
+        func number(_ name: String) throws -> Double {
+            guard parameters.has(name) else { throw fields.invalid("\(key).\(name)", "missing (needed by rope_type \(type))") }
+            return try parameters.double(name)
+        }
         switch type {
         case "default":
-            return (theta, nil)
+            return Rope(theta: theta)
+        case "linear":
+            let factor = try number("factor")
+            guard factor > 0 else { throw fields.invalid("\(key).factor", "linear scaling needs factor > 0, got \(factor)") }
+            return Rope(theta: theta, linearFactor: factor)
         case "llama3":
-            let inner = JSONFields(object: parameters.object, path: parameters.path)
-            func number(_ name: String) throws -> Double {
-                guard inner.has(name) else { throw fields.invalid("\(key).\(name)", "missing (needed by rope_type llama3)") }
-                return try inner.double(name)
-            }
             let scaling = RotaryEmbedding.Llama3Scaling(
                 factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor"),
                 highFrequencyFactor: try number("high_freq_factor"),
@@ -161,9 +189,9 @@ public struct ModelConfiguration: Sendable, Equatable {
             guard scaling.factor > 0, scaling.highFrequencyFactor > scaling.lowFrequencyFactor, scaling.lowFrequencyFactor > 0 else {
                 throw fields.invalid(key, "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0")
             }
-            return (theta, scaling)
+            return Rope(theta: theta, llama3: scaling)
         default:
-            throw fields.invalid("\(key).rope_type", "\"\(type)\" is not supported; supported: default, llama3")
+            throw fields.invalid("\(key).rope_type", "\"\(type)\" is not supported; supported: default, linear, llama3")
         }
     }
 
@@ -178,7 +206,9 @@ public struct ModelConfiguration: Sendable, Equatable {
         if let slidingWindow, slidingWindow <= 0 {
             throw fields.invalid("sliding_window", "must be positive, got \(slidingWindow)")
         }
-        guard ropeTheta > 0 else { throw fields.invalid("rope_theta", "must be positive, got \(ropeTheta)") }
+        for r in [rope, slidingRope].compactMap({ $0 }) where !(r.theta > 0) {
+            throw fields.invalid("rope_theta", "must be positive, got \(r.theta)")
+        }
         // A softcap divides the logits (cap · tanh(x / cap)): zero or negative gives NaN or flips signs.
         for (key, cap) in [("attn_logit_softcapping", attentionLogitSoftcap), ("final_logit_softcapping", finalLogitSoftcap)] {
             if let cap, !(cap > 0 && cap.isFinite) { throw fields.invalid(key, "must be positive, got \(cap)") }
@@ -192,15 +222,23 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var tensorShapes: [(name: String, shape: [Int])] {
         let d = hiddenSize, q = attentionHeadCount * headDimension, kv = keyValueHeadCount * headDimension
         var shapes: [(String, [Int])] = [("model.embed_tokens.weight", [vocabularySize, d])]
+        let traits = self.traits
         for l in 0..<layerCount {
             let p = "model.layers.\(l)."
-            let norms = architecture == .gemma2
+            let norms = traits.sandwichNorms
                 ? ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"]
                 : ["input_layernorm", "post_attention_layernorm"]
             shapes += norms.map { (p + $0 + ".weight", [d]) }
+            shapes += [(p + "self_attn.q_proj.weight", [q, d]), (p + "self_attn.k_proj.weight", [kv, d]),
+                       (p + "self_attn.v_proj.weight", [kv, d])]
+            if traits.queryKeyValueBias {
+                shapes += [(p + "self_attn.q_proj.bias", [q]), (p + "self_attn.k_proj.bias", [kv]), (p + "self_attn.v_proj.bias", [kv])]
+            }
+            if traits.queryKeyNorm {
+                shapes += [(p + "self_attn.q_norm.weight", [headDimension]), (p + "self_attn.k_norm.weight", [headDimension])]
+            }
             shapes += [
-                (p + "self_attn.q_proj.weight", [q, d]), (p + "self_attn.k_proj.weight", [kv, d]),
-                (p + "self_attn.v_proj.weight", [kv, d]), (p + "self_attn.o_proj.weight", [d, q]),
+                (p + "self_attn.o_proj.weight", [d, q]),
                 (p + "mlp.gate_proj.weight", [intermediateSize, d]), (p + "mlp.up_proj.weight", [intermediateSize, d]),
                 (p + "mlp.down_proj.weight", [d, intermediateSize]),
             ]

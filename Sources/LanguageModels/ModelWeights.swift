@@ -2,17 +2,24 @@ import Foundation
 import Tensors
 
 /// The tensors of one decoder block. Matrices stay in their file dtype (often memory-mapped bf16);
-/// norm scales are small and kept as f32 with Gemma's (1 + w) already applied.
+/// norm scales and biases are small and kept as f32, the family's norm offset (Gemma's 1 + w) applied.
 struct LayerWeights {
     let attentionNorm: [Float]
-    /// Gemma-2 only: normalises the attention output before the residual add.
+    /// Sandwich norms only: normalises the attention output before the residual add.
     let postAttentionNorm: [Float]?
     let feedForwardNorm: [Float]
-    /// Gemma-2 only: normalises the feed-forward output before the residual add.
+    /// Sandwich norms only: normalises the feed-forward output before the residual add.
     let postFeedForwardNorm: [Float]?
+    /// Per-head q/k norms (over head_dim) when the family has them.
+    let queryNorm: [Float]?
+    let keyNorm: [Float]?
     let query: Tensor
     let key: Tensor
     let value: Tensor
+    /// q/k/v projection biases when the family has them.
+    let queryBias: [Float]?
+    let keyBias: [Float]?
+    let valueBias: [Float]?
     let output: Tensor
     let gate: Tensor
     let up: Tensor
@@ -53,21 +60,29 @@ struct ModelWeights {
             }
             found[name] = t
         }
-        let gemma = config.architecture == .gemma2
+        let traits = config.traits
         func norm(_ name: String) -> [Float] {
             let w = found[name]!.floats()
-            return gemma ? w.map { 1 + $0 } : w
+            return traits.normWeightOffset == 0 ? w : w.map { traits.normWeightOffset + $0 }
         }
+        func optional(_ present: Bool, _ read: @autoclosure () -> [Float]) -> [Float]? { present ? read() : nil }
         embedding = found["model.embed_tokens.weight"]!
         layers = (0..<config.layerCount).map { l in
             let p = "model.layers.\(l)."
+            let sandwich = traits.sandwichNorms, qkNorm = traits.queryKeyNorm, bias = traits.queryKeyValueBias
             return LayerWeights(
                 attentionNorm: norm(p + "input_layernorm.weight"),
-                postAttentionNorm: gemma ? norm(p + "post_attention_layernorm.weight") : nil,
-                feedForwardNorm: norm(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")),
-                postFeedForwardNorm: gemma ? norm(p + "post_feedforward_layernorm.weight") : nil,
+                postAttentionNorm: optional(sandwich, norm(p + "post_attention_layernorm.weight")),
+                feedForwardNorm: norm(p + (sandwich ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")),
+                postFeedForwardNorm: optional(sandwich, norm(p + "post_feedforward_layernorm.weight")),
+                queryNorm: optional(qkNorm, norm(p + "self_attn.q_norm.weight")),
+                keyNorm: optional(qkNorm, norm(p + "self_attn.k_norm.weight")),
                 query: found[p + "self_attn.q_proj.weight"]!, key: found[p + "self_attn.k_proj.weight"]!,
-                value: found[p + "self_attn.v_proj.weight"]!, output: found[p + "self_attn.o_proj.weight"]!,
+                value: found[p + "self_attn.v_proj.weight"]!,
+                queryBias: optional(bias, found[p + "self_attn.q_proj.bias"]!.floats()),
+                keyBias: optional(bias, found[p + "self_attn.k_proj.bias"]!.floats()),
+                valueBias: optional(bias, found[p + "self_attn.v_proj.bias"]!.floats()),
+                output: found[p + "self_attn.o_proj.weight"]!,
                 gate: found[p + "mlp.gate_proj.weight"]!, up: found[p + "mlp.up_proj.weight"]!,
                 down: found[p + "mlp.down_proj.weight"]!)
         }

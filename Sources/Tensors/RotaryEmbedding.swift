@@ -23,8 +23,9 @@ public struct RotaryEmbedding: Sendable, Equatable {
     public let inverseFrequencies: [Float]
 
     /// Frequencies computed as transformers does, in f32: 1 / base^(2i/d), then the llama3 rule when given
-    /// (wavelength 2π/f below L/high kept, above L/low divided by the factor, smoothly blended between).
-    public init(headDimension: Int, base: Double, llama3: Llama3Scaling? = nil) {
+    /// (wavelength 2π/f below L/high kept, above L/low divided by the factor, smoothly blended between),
+    /// or the linear rule (every frequency divided by `linearFactor`, i.e. positions scaled down).
+    public init(headDimension: Int, base: Double, llama3: Llama3Scaling? = nil, linearFactor: Double? = nil) {
         precondition(headDimension % 2 == 0, "rotary head dimension must be even, got \(headDimension)")
         self.headDimension = headDimension
         let baseF = Float(base)
@@ -44,6 +45,10 @@ public struct RotaryEmbedding: Sendable, Equatable {
                 let smooth = (context / wavelength - low) / (high - low)
                 return (1 - smooth) * f / factor + smooth * f
             }
+        }
+        if let linearFactor {
+            let factor = Float(linearFactor)
+            frequencies = frequencies.map { $0 / factor }
         }
         inverseFrequencies = frequencies
     }
