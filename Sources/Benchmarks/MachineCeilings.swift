@@ -5,7 +5,8 @@ import Tensors
 
 /// What this machine can do at most, measured by `corrsteer bench ceilings` and beside every `bench`
 /// figure, so that figures from different machines compare as shares of their own machine's peak.
-/// Field names are the JSON output's.
+/// Rates are per CPU-second of the probe threads: a busy machine slows a probe's wall clock, not its
+/// peak. Field names are the JSON output's.
 public struct MachineCeilings: Codable, Sendable {
     public var cpuModel: String
     public var threads: Int
@@ -21,6 +22,14 @@ public struct MachineCeilings: Codable, Sendable {
     public var readGBPerSecondOneThread: Double
     public var loadBefore: Double?
     public var loadAfter: Double?
+
+    // Spelled out: the snake-case strategy would glue "f32" to "gflops".
+    enum CodingKeys: String, CodingKey {
+        case cpuModel = "cpu_model", threads, fmaWidth = "fma_width", fmaF32GFLOPS = "fma_f32_gflops"
+        case fmaF32GFLOPSOneThread = "fma_f32_gflops_one_thread", bf16DotGFLOPS = "bf16_dot_gflops"
+        case bf16DotGFLOPSOneThread = "bf16_dot_gflops_one_thread", readGBPerSecond = "read_gb_per_second"
+        case readGBPerSecondOneThread = "read_gb_per_second_one_thread", loadBefore = "load_before", loadAfter = "load_after"
+    }
 
     public init(cpuModel: String, threads: Int, fmaWidth: String, fmaF32GFLOPS: Double, fmaF32GFLOPSOneThread: Double,
                 bf16DotGFLOPS: Double?, bf16DotGFLOPSOneThread: Double?, readGBPerSecond: Double,

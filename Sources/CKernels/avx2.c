@@ -145,7 +145,10 @@ T2I void gemv_tile(const int kind, const int rows, const int NW, const float *x,
 T2I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw, float *y,
                    size_t ldy, size_t K, size_t n0, size_t n1) {
     const size_t esize = kind == W_F32 ? 4 : 2;
-    const int nw = rows <= 2 ? 4 : rows == 3 ? 3 : 2;
+    /* 4 rows x 3 weight rows = 12 accumulators: each widened weight vector feeds 4 FMAs and each
+     * activation vector 3, which keeps the L2 traffic per FMA below what Zen 3 streams (2 weight rows
+     * ran at 50-60 % of the FMA peak, 3 at 70 %). The tile does not change any sum. */
+    const int nw = rows <= 2 ? 4 : 3;
     size_t n = n0;
     for (; n + (size_t)nw <= n1; n += (size_t)nw)
         gemv_tile(kind, rows, nw, x, ldx, (const char *)w + n * ldw * esize, ldw, K, y + n, ldy);

@@ -25,9 +25,13 @@ typedef void probe_fn(long n, int thread, void *context);
 /* One slot per thread, a cache line apart, so the compiler cannot drop the work. */
 static volatile float probe_sink[MAX_PROBE_THREADS * 16];
 
-static double now_seconds(void) {
+/*
+ * CPU time of the calling thread: on a shared machine a descheduled probe thread stops its own clock,
+ * so the figures stay the machine's peaks rather than this moment's share of it.
+ */
+static double thread_seconds(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -37,7 +41,7 @@ typedef struct {
     long n;
     int thread;
     pthread_barrier_t *barrier;
-    double start, end;
+    double seconds;
 } probe_job;
 
 static void *probe_main(void *arg) {
@@ -49,13 +53,13 @@ static void *probe_main(void *arg) {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort: unpinned still measures */
 #endif
     pthread_barrier_wait(job->barrier);
-    job->start = now_seconds();
+    double start = thread_seconds();
     job->fn(job->n, job->thread, job->context);
-    job->end = now_seconds();
+    job->seconds = thread_seconds() - start;
     return NULL;
 }
 
-/* Wall seconds from the first thread's start to the last one's end; negative if threads cannot start. */
+/* CPU seconds of the slowest thread; negative if the threads cannot start. */
 static double run_threads(probe_fn *fn, void *context, long n, int threads) {
     pthread_barrier_t barrier;
     probe_job jobs[MAX_PROBE_THREADS];
@@ -63,21 +67,20 @@ static double run_threads(probe_fn *fn, void *context, long n, int threads) {
     if (pthread_barrier_init(&barrier, NULL, (unsigned)threads) != 0) return -1;
     int started = 0;
     for (; started < threads; started++) {
-        jobs[started] = (probe_job){fn, context, n, started, &barrier, 0, 0};
+        jobs[started] = (probe_job){fn, context, n, started, &barrier, 0};
         if (pthread_create(&ids[started], NULL, probe_main, &jobs[started]) != 0) break;
     }
     if (started < threads) {
         /* The started threads wait at the barrier forever; nothing sane is left to measure. */
         return -1;
     }
-    double first = 1e300, last = 0;
+    double slowest = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(ids[t], NULL);
-        if (jobs[t].start < first) first = jobs[t].start;
-        if (jobs[t].end > last) last = jobs[t].end;
+        if (jobs[t].seconds > slowest) slowest = jobs[t].seconds;
     }
     pthread_barrier_destroy(&barrier);
-    return last - first;
+    return slowest;
 }
 
 /* ---------- compute: independent accumulator chains (2 ports x 4-5 cycles of latency, covered) ---------- */
