@@ -39,4 +39,27 @@ final class DemoTests: XCTestCase {
         let html = try String(contentsOf: run.reportHTML, encoding: .utf8)
         XCTAssertTrue(html.contains("<svg"))
     }
+
+    /// `--precision fast` on the demo (a bf16 model, so fast rounds the activations to bf16) selects the
+    /// same feature at every layer as `exact`, with correlations within the measured 0.02 (docs/precision.md).
+    func testFastPrecisionSelectsWhatExactSelects() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("demo-precision-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var candidates: [String: FeatureCandidates] = [:]
+        for precision in ["exact", "fast"] {
+            let out = scratch.appendingPathComponent(precision)
+            let result = try CorrSteerBinary.run(["demo", "--out", out.path, "--quiet", "--precision", precision])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            candidates[precision] = try FeatureCandidates.load(from: RunDirectory(out).features)
+        }
+        let exact = try XCTUnwrap(candidates["exact"]), fast = try XCTUnwrap(candidates["fast"])
+        XCTAssertEqual(exact.layers.map(\.layer), fast.layers.map(\.layer))
+        var worst = 0.0
+        for (e, f) in zip(exact.layers, fast.layers) {
+            XCTAssertEqual(e.selected?.feature, f.selected?.feature, "layer \(e.layer)")
+            if let a = e.selected, let b = f.selected { worst = max(worst, abs(a.correlation - b.correlation)) }
+        }
+        print("demo: fast vs exact, largest difference of a selected feature's r: \(worst)")
+        XCTAssertLessThanOrEqual(worst, 0.02)
+    }
 }
