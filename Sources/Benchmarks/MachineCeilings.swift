@@ -5,8 +5,9 @@ import Tensors
 
 /// What this machine can do at most, measured by `corrsteer bench ceilings` and beside every `bench`
 /// figure, so that figures from different machines compare as shares of their own machine's peak.
-/// Rates are per CPU-second of the probe threads: a busy machine slows a probe's wall clock, not its
-/// peak. Field names are the JSON output's.
+/// Compute rates are per CPU-second of the probe threads (a busy machine slows a probe's wall clock, not
+/// its peak); bandwidth is by the wall clock, so on a busy machine it is low (the load is recorded).
+/// Field names are the JSON output's.
 public struct MachineCeilings: Codable, Sendable {
     public var cpuModel: String
     public var threads: Int

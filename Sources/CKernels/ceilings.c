@@ -26,12 +26,16 @@ typedef void probe_fn(long n, int thread, void *context);
 static volatile float probe_sink[MAX_PROBE_THREADS * 16];
 
 /*
- * CPU time of the calling thread: on a shared machine a descheduled probe thread stops its own clock,
- * so the figures stay the machine's peaks rather than this moment's share of it.
+ * Compute probes are timed in CPU time of their threads: on a shared machine a descheduled probe thread
+ * stops its own clock, so the figure stays the core's peak rather than this moment's share of it. Read
+ * probes are timed by the wall clock: a thread descheduled mid-way would leave the memory bus to the
+ * other and inflate a CPU-time rate.
  */
-static double thread_seconds(void) {
+static clockid_t probe_clock = CLOCK_THREAD_CPUTIME_ID;
+
+static double probe_seconds(void) {
     struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(probe_clock, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -41,7 +45,7 @@ typedef struct {
     long n;
     int thread;
     pthread_barrier_t *barrier;
-    double seconds;
+    double start, end;
 } probe_job;
 
 static void *probe_main(void *arg) {
@@ -53,13 +57,17 @@ static void *probe_main(void *arg) {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort: unpinned still measures */
 #endif
     pthread_barrier_wait(job->barrier);
-    double start = thread_seconds();
+    double start = probe_seconds();
     job->fn(job->n, job->thread, job->context);
-    job->seconds = thread_seconds() - start;
+    job->end = probe_seconds();
+    job->start = start;
     return NULL;
 }
 
-/* CPU seconds of the slowest thread; negative if the threads cannot start. */
+/*
+ * CPU time: seconds of the slowest thread; wall clock: from the first start to the last end. Negative if
+ * the threads cannot start.
+ */
 static double run_threads(probe_fn *fn, void *context, long n, int threads) {
     pthread_barrier_t barrier;
     probe_job jobs[MAX_PROBE_THREADS];
@@ -67,20 +75,22 @@ static double run_threads(probe_fn *fn, void *context, long n, int threads) {
     if (pthread_barrier_init(&barrier, NULL, (unsigned)threads) != 0) return -1;
     int started = 0;
     for (; started < threads; started++) {
-        jobs[started] = (probe_job){fn, context, n, started, &barrier, 0};
+        jobs[started] = (probe_job){fn, context, n, started, &barrier, 0, 0};
         if (pthread_create(&ids[started], NULL, probe_main, &jobs[started]) != 0) break;
     }
     if (started < threads) {
         /* The started threads wait at the barrier forever; nothing sane is left to measure. */
         return -1;
     }
-    double slowest = 0;
+    double slowest = 0, first = 1e300, last = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(ids[t], NULL);
-        if (jobs[t].seconds > slowest) slowest = jobs[t].seconds;
+        if (jobs[t].end - jobs[t].start > slowest) slowest = jobs[t].end - jobs[t].start;
+        if (jobs[t].start < first) first = jobs[t].start;
+        if (jobs[t].end > last) last = jobs[t].end;
     }
     pthread_barrier_destroy(&barrier);
-    return slowest;
+    return probe_clock == CLOCK_MONOTONIC ? last - first : slowest;
 }
 
 /* ---------- compute: independent accumulator chains (2 ports x 4-5 cycles of latency, covered) ---------- */
@@ -234,6 +244,7 @@ double ck_probe_read_gbs(int threads, size_t bytes) {
     void *buffer = NULL;
     if (posix_memalign(&buffer, 4096, part * (size_t)threads) != 0) return 0;
     read_context context = {buffer, part};
+    probe_clock = CLOCK_MONOTONIC;
     run_threads(touch_part, &context, 0, threads); /* first touch by the reading thread: its own pages */
     probe_fn *reader = read_scalar;
 #ifdef CK_X86
@@ -244,6 +255,7 @@ double ck_probe_read_gbs(int threads, size_t bytes) {
         double t = run_threads(reader, &context, 0, threads);
         if (t > 0 && t < best) best = t;
     }
+    probe_clock = CLOCK_THREAD_CPUTIME_ID;
     free(buffer);
     return best < 1e300 ? (double)part * threads / best / 1e9 : 0;
 }
