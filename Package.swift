@@ -1,12 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Hot kernels are compiled optimised even in debug builds: the parity tests run real forward passes.
-let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-ffast-math", "-fno-finite-math-only"])]
-let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
-// Parsers of untrusted files keep Swift's bounds and overflow traps (plain -O): a check the code
-// forgot then stops the program instead of reading or allocating out of bounds.
-let parserFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"], .when(configuration: .release))]
+// No unsafe flags, so that other packages can depend on the CorrSteer library by version. Release
+// builds get SwiftPM's -O with whole-module optimisation everywhere: every module keeps Swift's bounds
+// and overflow traps (the file parsers above all). The hot loops are C (CKernels), vectorised by
+// intrinsics chosen at run time, so they need neither -O3 nor -ffast-math; with -Ounchecked and those
+// flags gone, Gemma-2-2B prefill took the same CPU time (docs/precision.md § Build flags). Debug builds
+// compile the kernels unoptimised: test with -c release, as the README says.
+let kernelFlags: [CSetting] = []
+let swiftFlags: [SwiftSetting] = []
+let parserFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "corrsteer",
