@@ -6,6 +6,7 @@ import Foundation
 /// `query_pre_attn_scalar`^-½, attention-logit softcap before the mask, sliding window on the layers
 /// `layer_types` marks (else the even layers), tied LM head, final-logit softcap.
 enum Gemma2: ModelFamily {
+    static let modelTypes = ["gemma2"]
     static let traits = ModelTraits(normWeightOffset: 1, sandwichNorms: true, scalesEmbedding: true,
                                     tiesWordEmbeddingsByDefault: true)
 

@@ -4,6 +4,8 @@ import Foundation
 struct JSONFields {
     let object: [String: Any]
     let path: String
+    /// Prepended to field names in errors: "text_config." for the fields of a nested object.
+    let fieldPrefix: String
 
     init(data: Data, path: String) throws {
         let parsed: Any
@@ -18,9 +20,10 @@ struct JSONFields {
         self.init(object: object, path: path)
     }
 
-    init(object: [String: Any], path: String) {
+    init(object: [String: Any], path: String, fieldPrefix: String = "") {
         self.object = object
         self.path = path
+        self.fieldPrefix = fieldPrefix
     }
 
     func has(_ key: String) -> Bool {
@@ -29,7 +32,7 @@ struct JSONFields {
     }
 
     func invalid(_ key: String, _ reason: String) -> LanguageModelError {
-        .invalidConfiguration(path: path, field: key, reason: reason)
+        .invalidConfiguration(path: path, field: fieldPrefix + key, reason: reason)
     }
 
     func string(_ key: String) throws -> String {
@@ -100,7 +103,7 @@ struct JSONFields {
     func nested(_ key: String) throws -> JSONFields? {
         guard has(key) else { return nil }
         guard let inner = object[key] as? [String: Any] else { throw invalid(key, "expected an object") }
-        return JSONFields(object: inner, path: path)
+        return JSONFields(object: inner, path: path, fieldPrefix: fieldPrefix + key + ".")
     }
 
     private static func integer(_ value: Any, key: String, fields: JSONFields) throws -> Int {

@@ -22,8 +22,9 @@ public final class LanguageModel: @unchecked Sendable {
     public static func load(directory: URL) throws -> LanguageModel {
         let config = try ModelConfiguration.load(directory: directory)
         let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        let naming = CheckpointNaming(prefixes: config.checkpointPrefixes, contains: checkpoint.contains)
         let weights = try ModelWeights(
-            config: config,
+            config: config, fileName: naming.fileName,
             tensor: { name in
                 guard checkpoint.contains(name) else { return nil }
                 let info = try checkpoint.info(name)
@@ -35,10 +36,11 @@ public final class LanguageModel: @unchecked Sendable {
             },
             location: { name in (try? checkpoint.file(containing: name).path) ?? directory.path })
         func location(_ name: String) -> String { (try? checkpoint.file(containing: name).path) ?? directory.path }
-        try checkHalfPrecisionLabel(weights.layers[0].query, name: "model.layers.0.self_attn.q_proj.weight",
-                                    path: location("model.layers.0.self_attn.q_proj.weight"))
+        let firstQuery = naming.fileName("model.layers.0.self_attn.q_proj.weight")
+        try checkHalfPrecisionLabel(weights.layers[0].query, name: firstQuery, path: location(firstQuery))
         if !WeightValueCheck.allowsNonFinite {
-            for (name, _) in config.tensorShapes {
+            for (canonical, _) in config.tensorShapes {
+                let name = naming.fileName(canonical)
                 try WeightValueCheck.requireFinite(try checkpoint.tensor(name), name: name, path: location(name))
             }
         }

@@ -4,6 +4,7 @@ import Foundation
 /// RMSNorm scaled by w, grouped-query attention with scale head_dim^-½, RoPE with `rope_theta` and the
 /// optional llama3 frequency rescaling, SwiGLU, untied LM head unless `tie_word_embeddings`.
 enum Llama: ModelFamily {
+    static let modelTypes = ["llama"]
     static let traits = ModelTraits()
 
     static func configuration(_ fields: JSONFields) throws -> ModelConfiguration {

@@ -8,6 +8,7 @@ public struct ModelConfiguration: Sendable, Equatable {
     public enum Architecture: String, Sendable, CaseIterable {
         case gemma2
         case llama
+        case gemma3 = "gemma3_text"
     }
 
     public enum FeedForwardActivation: String, Sendable {
@@ -61,6 +62,11 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// End-of-sequence ids: `generation_config.json` when it names them, else `config.json`.
     public var eosTokenIDs: [Int]
     public var padTokenID: Int?
+    /// Where the decoder's tensors sit in the checkpoint, named here as `model.…`: a causal LM keeps
+    /// them under `model.`; a multimodal wrapper under its language model (`language_model.model.` as
+    /// published, `model.language_model.` as transformers 5 saves). The loader takes the first prefix
+    /// under which the checkpoint holds the embedding.
+    public var checkpointPrefixes = ["model."]
     /// The `dtype`/`torch_dtype` the file declares (informational; tensors carry their own dtype).
     public var declaredDType: String?
 
@@ -73,7 +79,7 @@ public struct ModelConfiguration: Sendable, Equatable {
     }
 
     /// The names `model_type` may take.
-    public static let supportedModelTypes = Architecture.allCases.map(\.rawValue)
+    public static let supportedModelTypes = Architecture.allCases.flatMap { $0.family.modelTypes }
 
     /// Decodes `config.json` text, plus `generation_config.json` text when there is one.
     /// `source` names the config file in errors.
@@ -81,7 +87,7 @@ public struct ModelConfiguration: Sendable, Equatable {
                 generationSource: String = "generation_config.json") throws {
         let fields = try JSONFields(data: json, path: source)
         let modelType = try fields.string("model_type")
-        guard let architecture = Architecture(rawValue: modelType) else {
+        guard let architecture = Architecture.allCases.first(where: { $0.family.modelTypes.contains(modelType) }) else {
             throw LanguageModelError.unsupportedModelType(path: source, modelType: modelType, supported: Self.supportedModelTypes)
         }
         self = try architecture.family.configuration(fields)
@@ -152,8 +158,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         padTokenID = try fields.optionalInt("pad_token_id")
         declaredDType = try fields.optionalString("dtype") ?? fields.optionalString("torch_dtype")
         let ropeKey = fields.has("rope_parameters") ? "rope_parameters" : "rope_scaling"
-        rope = try Self.rope(try fields.nested(ropeKey), key: ropeKey,
-                             theta: try fields.optionalDouble("rope_theta") ?? 10000, fields: fields)
+        rope = try Self.rope(try fields.nested(ropeKey), theta: try fields.optionalDouble("rope_theta") ?? 10000)
     }
 
     /// Upper bounds on config.json sizes. Buffers are sized from these fields before any weight is
@@ -165,13 +170,13 @@ public struct ModelConfiguration: Sendable, Equatable {
                              heads: 1024, headDimension: 1024, positions: 1 << 24)
 
     /// RoPE settings from one `rope_parameters` (transformers 5) or `rope_scaling` (hub) object, whose
-    /// `rope_theta` wins over `theta`; `key` names the object in errors.
-    static func rope(_ parameters: JSONFields?, key: String, theta fallback: Double, fields: JSONFields) throws -> Rope {
+    /// `rope_theta` wins over `theta`.
+    static func rope(_ parameters: JSONFields?, theta fallback: Double) throws -> Rope {
         let theta = try parameters?.optionalDouble("rope_theta") ?? fallback
         guard let parameters else { return Rope(theta: theta) }
         let type = try parameters.optionalString("rope_type") ?? parameters.optionalString("type") ?? "default"
         func number(_ name: String) throws -> Double {
-            guard parameters.has(name) else { throw fields.invalid("\(key).\(name)", "missing (needed by rope_type \(type))") }
+            guard parameters.has(name) else { throw parameters.invalid(name, "missing (needed by rope_type \(type))") }
             return try parameters.double(name)
         }
         switch type {
@@ -179,7 +184,7 @@ public struct ModelConfiguration: Sendable, Equatable {
             return Rope(theta: theta)
         case "linear":
             let factor = try number("factor")
-            guard factor > 0 else { throw fields.invalid("\(key).factor", "linear scaling needs factor > 0, got \(factor)") }
+            guard factor > 0 else { throw parameters.invalid("factor", "linear scaling needs factor > 0, got \(factor)") }
             return Rope(theta: theta, linearFactor: factor)
         case "llama3":
             let scaling = RotaryEmbedding.Llama3Scaling(
@@ -187,11 +192,11 @@ public struct ModelConfiguration: Sendable, Equatable {
                 highFrequencyFactor: try number("high_freq_factor"),
                 originalMaxPositions: Int(try number("original_max_position_embeddings")))
             guard scaling.factor > 0, scaling.highFrequencyFactor > scaling.lowFrequencyFactor, scaling.lowFrequencyFactor > 0 else {
-                throw fields.invalid(key, "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0")
+                throw parameters.invalid("factor", "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0")
             }
             return Rope(theta: theta, llama3: scaling)
         default:
-            throw fields.invalid("\(key).rope_type", "\"\(type)\" is not supported; supported: default, linear, llama3")
+            throw parameters.invalid("rope_type", "\"\(type)\" is not supported; supported: default, linear, llama3")
         }
     }
 

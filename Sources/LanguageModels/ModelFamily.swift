@@ -32,6 +32,8 @@ public struct ModelTraits: Sendable, Equatable {
 /// (soft-caps, which layers slide and their window, RoPE base and scaling per layer kind) are decoded
 /// by `configuration` into `ModelConfiguration`; everything structural is in `traits`.
 protocol ModelFamily {
+    /// The `model_type` spellings this family decodes (a multimodal wrapper's included).
+    static var modelTypes: [String] { get }
     static var traits: ModelTraits { get }
     static func configuration(_ fields: JSONFields) throws -> ModelConfiguration
 }
@@ -42,6 +44,7 @@ extension ModelConfiguration.Architecture {
         switch self {
         case .gemma2: return Gemma2.self
         case .llama: return Llama.self
+        case .gemma3: return Gemma3.self
         }
     }
 }

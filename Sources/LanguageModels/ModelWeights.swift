@@ -34,29 +34,33 @@ struct ModelWeights {
     /// The LM head: `lm_head.weight`, or the embedding when tied.
     let head: Tensor
 
-    /// `tensor(name)` returns the named tensor or nil when absent; `location(name)` names its file for errors.
-    init(config: ModelConfiguration, tensor: (String) throws -> Tensor?, location: (String) -> String) throws {
+    /// `fileName` turns a canonical name (`model.layers.0.…`, `lm_head.weight`) into the checkpoint's;
+    /// `tensor(name)` returns the tensor of that file name or nil when absent; `location(name)` names its
+    /// file for errors.
+    init(config: ModelConfiguration, fileName: (String) -> String = { $0 },
+         tensor lookup: (String) throws -> Tensor?, location: (String) -> String) throws {
         // The layer count decides how many tensors are looked up and kept; check it against the
         // layers the checkpoint really holds first, so a wrong num_hidden_layers is named as such.
-        let lastLayer = "model.layers.\(config.layerCount - 1).input_layernorm.weight"
-        let pastLast = "model.layers.\(config.layerCount).input_layernorm.weight"
-        if try tensor(lastLayer) == nil {
+        let lastLayer = fileName("model.layers.\(config.layerCount - 1).input_layernorm.weight")
+        let pastLast = fileName("model.layers.\(config.layerCount).input_layernorm.weight")
+        if try lookup(lastLayer) == nil {
             throw LanguageModelError.invalidConfiguration(
                 path: location(lastLayer), field: "num_hidden_layers",
                 reason: "is \(config.layerCount) but tensor '\(lastLayer)' is missing from the weights")
         }
-        if try tensor(pastLast) != nil {
+        if try lookup(pastLast) != nil {
             throw LanguageModelError.invalidConfiguration(
                 path: location(pastLast), field: "num_hidden_layers",
                 reason: "is \(config.layerCount) but the weights hold more layers ('\(pastLast)')")
         }
         var found: [String: Tensor] = [:]
         for (name, shape) in config.tensorShapes {
-            guard let t = try tensor(name) else {
-                throw LanguageModelError.missingTensor(path: location(name), tensor: name)
+            let file = fileName(name)
+            guard let t = try lookup(file) else {
+                throw LanguageModelError.missingTensor(path: location(file), tensor: file)
             }
             guard t.shape == shape else {
-                throw LanguageModelError.shapeMismatch(path: location(name), tensor: name, expected: shape, found: t.shape)
+                throw LanguageModelError.shapeMismatch(path: location(file), tensor: file, expected: shape, found: t.shape)
             }
             found[name] = t
         }
@@ -88,5 +92,23 @@ struct ModelWeights {
         }
         finalNorm = norm("model.norm.weight")
         head = config.tiesWordEmbeddings ? embedding : found["lm_head.weight"]!
+    }
+}
+
+/// How a checkpoint spells the canonical tensor names: `model.X` is `prefix + X`; the LM head is
+/// `lm_head.weight`, or `language_model.lm_head.weight` in published multimodal checkpoints.
+struct CheckpointNaming {
+    let prefix: String
+
+    /// The first of `prefixes` under which the checkpoint holds the embedding (else the first, so that
+    /// the missing-tensor error names the expected spelling).
+    init(prefixes: [String], contains: (String) -> Bool) {
+        prefix = prefixes.first { contains($0 + "embed_tokens.weight") } ?? prefixes.first ?? "model."
+    }
+
+    func fileName(_ canonical: String) -> String {
+        if canonical.hasPrefix("model.") { return prefix + canonical.dropFirst("model.".count) }
+        if prefix == "language_model.model." { return "language_model." + canonical }
+        return canonical
     }
 }

@@ -23,6 +23,16 @@ final class ParityTests: XCTestCase {
         try checkGreedyAgreementWithBF16Run("llama3-tiny-bf16")
     }
 
+    func testGemma3F32MatchesTransformers() throws {
+        try checkParity("gemma3-tiny-f32", tolerance: 1e-4)
+    }
+
+    /// Gemma3ForConditionalGeneration's text model, weights under `language_model.model.` as published.
+    func testGemma3MultimodalBF16MatchesTransformersOnTheSameWeights() throws {
+        try checkParity("gemma3-mm-tiny-bf16", tolerance: 1e-3)
+        try checkGreedyAgreementWithBF16Run("gemma3-mm-tiny-bf16")
+    }
+
     func testBF16WeightsStayBF16InMemory() throws {
         XCTAssertEqual(try Fixtures.model("gemma2-tiny-bf16").weightDType, .bf16)
         XCTAssertEqual(try Fixtures.model("llama3-tiny-f32").weightDType, .f32)
