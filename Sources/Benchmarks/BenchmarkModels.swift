@@ -7,6 +7,9 @@ import Tensors
 public enum BenchmarkShape: String, CaseIterable, Sendable {
     case gemma2_2b = "gemma-2-2b"
     case llama31_8b = "llama-3.1-8b"
+    case gemma3_1b = "gemma-3-1b"
+    /// The text model of google/gemma-3-4b (a Gemma3ForConditionalGeneration checkpoint).
+    case gemma3_4b = "gemma-3-4b"
     /// A two-layer Gemma-2 for smoke tests of the benchmark itself.
     case tiny
 
@@ -31,6 +34,25 @@ public enum BenchmarkShape: String, CaseIterable, Sendable {
                                   "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
                  "tie_word_embeddings": false, "hidden_act": "silu", "bos_token_id": 128000,
                  "eos_token_id": 128001}
+                """
+        case .gemma3_1b:
+            return """
+                {"model_type": "gemma3_text", "vocab_size": 262144, "hidden_size": 1152, "intermediate_size": 6912,
+                 "num_hidden_layers": 26, "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256,
+                 "query_pre_attn_scalar": 256, "sliding_window": 512, "sliding_window_pattern": 6,
+                 "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "rope_scaling": null,
+                 "hidden_activation": "gelu_pytorch_tanh", "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+                 "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": [1, 106], "pad_token_id": 0}
+                """
+        case .gemma3_4b:
+            return """
+                {"model_type": "gemma3_text", "vocab_size": 262208, "hidden_size": 2560, "intermediate_size": 10240,
+                 "num_hidden_layers": 34, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
+                 "query_pre_attn_scalar": 256, "sliding_window": 1024, "sliding_window_pattern": 6,
+                 "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0,
+                 "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+                 "hidden_activation": "gelu_pytorch_tanh", "max_position_embeddings": 131072, "rms_norm_eps": 1e-6,
+                 "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": [1, 106], "pad_token_id": 0}
                 """
         case .tiny:
             return """

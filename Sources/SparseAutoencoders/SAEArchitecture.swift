@@ -33,6 +33,7 @@ public enum SAEArchitecture: Sendable, Equatable, CustomStringConvertible {
 /// Which release format the SAE was read from.
 public enum SAEFormat: String, Sendable, Equatable {
     case gemmaScope = "gemma-scope"
+    case gemmaScope2 = "gemma-scope-2"
     case saeLens = "saelens"
     case llamaScope = "llama-scope"
 }

@@ -22,9 +22,11 @@ public enum SAESet {
     /// Accepts a single SAE (a `params.npz`, a SAELens or Llama Scope folder, or a file inside one),
     /// a Gemma Scope tree (`layer_{L}/width_{W}/average_l0_{X}/params.npz`; the canonical L0 is
     /// chosen, or the only one present), or a folder whose subfolders are SAEs (SAELens or Llama
-    /// Scope; the layer comes from each hook name). `width` picks a Gemma Scope width ("16k",
-    /// the default when present). With `layers`, every listed layer must have an SAE.
-    public static func discover(path: URL, layers: [Int]? = nil, width: String? = nil) throws -> [Int: SAEReference] {
+    /// Scope; the layer comes from each hook name). A Gemma Scope 2 repository or site folder
+    /// (`resid_post/layer_{L}_width_{W}_l0_{X}/`) gives one SAE per layer, chosen by `GemmaScope2.choose`.
+    /// `width` picks a Gemma Scope (2) width ("16k", the default when present), `l0` a Gemma Scope 2 L0
+    /// bucket ("medium" by default). With `layers`, every listed layer must have an SAE.
+    public static func discover(path: URL, layers: [Int]? = nil, width: String? = nil, l0: String? = nil) throws -> [Int: SAEReference] {
         guard FileManager.default.fileExists(atPath: path.standardizedFileURL.path) else {
             throw SAEError.notFound(path: path.standardizedFileURL.path)
         }
@@ -38,14 +40,14 @@ public enum SAESet {
             found = [single.layer: single]
             available = [single.layer]
         } else if isDirectory(path) {
-            (found, available) = try tree(path, width: width, layers: layers)
+            (found, available) = try tree(path, width: width, l0: l0, layers: layers)
         } else {
             throw SAEError.noSAE(path: path.path, reason: "not an .npz file, an SAE config or an SAE weights file")
         }
         guard !available.isEmpty else {
             throw SAEError.noSAE(
                 path: path.path,
-                reason: "expected params.npz, cfg.json + sae_weights.safetensors, hyperparams.json + checkpoints/final.safetensors, layer_N/width_W/average_l0_X folders, or subfolders holding such SAEs")
+                reason: "expected params.npz, cfg.json + sae_weights.safetensors, layer_L_width_W_l0_X/params.safetensors, hyperparams.json + checkpoints/final.safetensors, layer_N/width_W/average_l0_X folders, or subfolders holding such SAEs")
         }
         guard let layers else { return found }
         for layer in layers where found[layer] == nil {
@@ -62,6 +64,7 @@ public enum SAESet {
         let layer: Int?
         switch format {
         case .gemmaScope: layer = GemmaScope.layer(inPath: location.path)
+        case .gemmaScope2: layer = GemmaScope2.FolderName(location.lastPathComponent)?.layer
         case .saeLens: layer = try SAELensLoader.layer(of: location)
         case .llamaScope: layer = try LlamaScopeLoader.layer(of: location)
         }
@@ -77,6 +80,7 @@ public enum SAESet {
         func has(_ dir: URL, _ name: String) -> Bool { fm.fileExists(atPath: dir.appendingPathComponent(name).path) }
         if isDirectory(url) {
             if has(url, "params.npz") { return (.gemmaScope, url.appendingPathComponent("params.npz")) }
+            if has(url, GemmaScope2.weightsName), GemmaScope2.FolderName(url.lastPathComponent) != nil { return (.gemmaScope2, url) }
             if has(url, SAELensLoader.configName) { return (.saeLens, url) }
             if has(url, LlamaScopeLoader.configName) { return (.llamaScope, url) }
             // A `width_W` folder: one SAE, the canonical (or only) L0 variant.
@@ -88,6 +92,7 @@ public enum SAESet {
         }
         let name = url.lastPathComponent, parent = url.deletingLastPathComponent()
         if name.hasSuffix(".npz") { return (.gemmaScope, url) }
+        if name == GemmaScope2.weightsName, GemmaScope2.FolderName(parent.lastPathComponent) != nil { return (.gemmaScope2, parent) }
         if name == SAELensLoader.configName || (name.hasSuffix(".safetensors") && has(parent, SAELensLoader.configName)) {
             return (.saeLens, parent)
         }
@@ -103,8 +108,11 @@ public enum SAESet {
     // MARK: - Many SAEs
 
     /// The SAEs found (only the requested layers of a Gemma Scope tree are resolved) and every layer seen.
-    private static func tree(_ dir: URL, width: String?, layers: [Int]?) throws -> ([Int: SAEReference], [Int]) {
+    private static func tree(_ dir: URL, width: String?, l0: String?, layers: [Int]?) throws -> ([Int: SAEReference], [Int]) {
         let children = subdirectories(dir)
+        if let (found, available) = try gemmaScope2Tree(dir, width: width, l0: l0, layers: layers) {
+            return (found, available)
+        }
         let layerFolders = children.compactMap { child -> (Int, URL)? in
             let name = child.lastPathComponent
             guard name.hasPrefix("layer_"), let n = Int(name.dropFirst(6)) else { return nil }
@@ -127,6 +135,7 @@ public enum SAESet {
             case .saeLens: hook = try SAELensLoader.hookName(of: location)
             case .llamaScope: hook = try LlamaScopeLoader.hookName(of: location)
             case .gemmaScope: hook = nil
+            case .gemmaScope2: hook = GemmaScope2.hook(site: dir.lastPathComponent).map { "blocks.\(reference.layer).\($0)" }
             }
             if let (existing, existingHook) = found[reference.layer] {
                 // A release folder can hold residual, attention and MLP SAEs per layer; prefer the residual one.
@@ -142,6 +151,29 @@ public enum SAESet {
             found[reference.layer] = (reference, hook)
         }
         return (found.mapValues(\.0), Array(found.keys))
+    }
+
+    /// A Gemma Scope 2 site folder (its children are `layer_L_width_W_l0_X` SAEs) or repository (it has
+    /// `resid_post` / `resid_post_all` site folders; for each layer the first site that has it wins).
+    /// The SAEs chosen (for `layers`, or all) and every layer seen; nil when `dir` is neither.
+    private static func gemmaScope2Tree(_ dir: URL, width: String?, l0: String?, layers: [Int]?) throws -> ([Int: SAEReference], [Int])? {
+        let saeFolders = { (site: URL) in
+            subdirectories(site).filter { GemmaScope2.FolderName($0.lastPathComponent) != nil }
+        }
+        let own = saeFolders(dir)
+        let sites = own.isEmpty ? GemmaScope2.residualSites.map { dir.appendingPathComponent($0) }.filter(isDirectory) : [dir]
+        guard !sites.isEmpty else { return nil }
+        var found: [Int: SAEReference] = [:]
+        var seen = Set<Int>()
+        for site in sites {
+            let folders = saeFolders(site)
+            seen.formUnion(folders.compactMap { GemmaScope2.FolderName($0.lastPathComponent)?.layer })
+            // A layer the first site already has is not looked for again.
+            let wanted = (layers ?? Array(seen)).filter { found[$0] == nil }
+            let chosen = try GemmaScope2.choose(folders, width: width, l0: l0, site: site, layers: wanted)
+            found.merge(chosen) { first, _ in first }
+        }
+        return (found, Array(seen))
     }
 
     /// One Gemma Scope `layer_L` folder: the requested (or 16k, or only) width, then the canonical

@@ -55,11 +55,12 @@ public final class SparseAutoencoder: @unchecked Sendable {
     /// Loads the SAE at `path`: a Gemma Scope `params.npz`, a SAELens folder, a Llama Scope folder,
     /// or a folder holding one SAE per layer (then `layer` chooses; see `SAESet.discover`).
     /// `layer` must agree with the SAE's own layer when the files name one; `width` picks a Gemma
-    /// Scope width folder.
+    /// Scope width folder, `l0` a Gemma Scope 2 L0 bucket.
     public static func load(
-        path: URL, layer: Int? = nil, width: String? = nil, encoderOnly: Bool = false, options: SAELoadOptions = SAELoadOptions()
+        path: URL, layer: Int? = nil, width: String? = nil, l0: String? = nil, encoderOnly: Bool = false,
+        options: SAELoadOptions = SAELoadOptions()
     ) throws -> SparseAutoencoder {
-        let found = try SAESet.discover(path: path, layers: layer.map { [$0] }, width: width)
+        let found = try SAESet.discover(path: path, layers: layer.map { [$0] }, width: width, l0: l0)
         guard found.count == 1, let reference = found.values.first else {
             let layers = found.keys.sorted().map(String.init).joined(separator: ", ")
             throw SAEError.ambiguous(path: path.path, reason: "holds SAEs for layers \(layers); choose one with --layer")
@@ -74,6 +75,8 @@ public final class SparseAutoencoder: @unchecked Sendable {
         switch reference.format {
         case .gemmaScope:
             parts = try GemmaScope.load(url: reference.url, layer: reference.layer, encoderOnly: encoderOnly)
+        case .gemmaScope2:
+            parts = try GemmaScope2.load(folder: reference.url, layer: reference.layer, encoderOnly: encoderOnly)
         case .saeLens:
             parts = try SAELensLoader.load(folder: reference.url, layer: reference.layer, encoderOnly: encoderOnly, options: options)
         case .llamaScope:

@@ -36,4 +36,13 @@ final class MachineCeilingsTests: XCTestCase {
         XCTAssertEqual(ceilings.computeShare(flopsPerSecond: 100e9, precision: .fast, bf16DotInUse: false).ceiling, "fma_f32")
         XCTAssertEqual(ceilings.readShare(bytesPerSecond: 15e9).share, 0.75, accuracy: 1e-12)
     }
+
+    /// Parameter counts of the Gemma 3 shapes against transformers' Gemma3ForCausalLM built from the same
+    /// dimensions on the meta device (999,885,952 is also google/gemma-3-1b-pt's published count).
+    func testGemma3ShapesHaveTheirPublishedParameterCounts() throws {
+        XCTAssertEqual(try BenchmarkShape.gemma3_1b.parameterCount(), 999_885_952)
+        XCTAssertEqual(try BenchmarkShape.gemma3_4b.parameterCount(), 3_880_263_168)
+        let config = try BenchmarkShape.gemma3_4b.configuration()
+        XCTAssertEqual(config.slidingWindowLayers.filter { !$0 }.count, 5, "every sixth of 34 layers is global")
+    }
 }

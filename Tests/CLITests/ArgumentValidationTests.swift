@@ -48,7 +48,7 @@ final class ArgumentValidationTests: XCTestCase {
         // The accepted values are listed in the help, so nobody has to guess them.
         let help = try CorrSteerBinary.run(["bench", "model", "--help"])
         XCTAssertTrue(help.stdout.contains("values: gemma-2-2b, llama-3.1-8b"), help.stdout)
-        XCTAssertTrue(help.stdout.contains("values: exact, fast"), help.stdout)
+        XCTAssertTrue(help.stdout.contains("values: auto, exact, fast"), help.stdout)
     }
 
     func testCustomKindHelpListsTheKinds() throws {

@@ -51,6 +51,19 @@ final class SAEParityTests: XCTestCase {
         XCTAssertNil(sae.neuronpediaID, "only the 2304-wide Gemma-2-2B SAEs have Neuronpedia ids")
     }
 
+    func testGemmaScope2SAEFolder() throws {
+        let sae = try check("gemma_scope_2/gemma-scope-2-1b-pt/resid_post/layer_1_width_16k_l0_medium", expected: "gemma_scope_2_L1")
+        XCTAssertEqual(sae.format, .gemmaScope2)
+        XCTAssertEqual(sae.architecture, .jumpReLU(sharedThreshold: nil))
+        XCTAssertEqual([sae.layer, sae.dIn, sae.dSAE], [1, 32, 48])
+        XCTAssertEqual(sae.hookName, "blocks.1.hook_resid_post")
+        XCTAssertFalse(sae.appliesDecoderBiasToInput)
+        XCTAssertEqual(sae.neuronpediaID, "gemma-3-1b-pt/1-gemmascope-2-res-16k")
+        // The repository root resolves the same SAE for layer 1 (resid_post, 16k, medium).
+        let fromRoot = try check("gemma_scope_2/gemma-scope-2-1b-pt", expected: "gemma_scope_2_L1", layer: 1)
+        XCTAssertEqual(fromRoot.path, sae.path)
+    }
+
     func testGemmaScopeWrittenByNumpySavezCompressed() throws {
         let sae = try check("gemma_scope/compressed/layer_5/width_16k/average_l0_68/params.npz", expected: "gemma_scope_compressed")
         XCTAssertEqual([sae.layer, sae.dIn, sae.dSAE], [5, 48, 128])
