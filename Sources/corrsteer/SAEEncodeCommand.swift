@@ -47,8 +47,11 @@ struct SAEOptions: ParsableArguments {
     @Option(help: "Layer whose SAE to use when --sae holds several.")
     var layer: Int?
 
-    @Option(help: "Gemma Scope width folder to use (16k by default when present).")
+    @Option(help: "Gemma Scope (2) width to use (16k by default when present).")
     var width: String?
+
+    @Option(help: "Gemma Scope 2 L0 bucket to use: small, medium or big (medium by default when present).")
+    var l0: String?
 
     @Option(help: "Scaling factor for a SAELens expected_average_only_in SAE that does not carry one.")
     var normScalingFactor: Float?
@@ -75,6 +78,6 @@ struct SAEOptions: ParsableArguments {
     }
 
     func load(encoderOnly: Bool) throws -> SparseAutoencoder {
-        try SparseAutoencoder.load(path: path(), layer: layer, width: width, encoderOnly: encoderOnly, options: options)
+        try SparseAutoencoder.load(path: path(), layer: layer, width: width, l0: l0, encoderOnly: encoderOnly, options: options)
     }
 }

@@ -38,7 +38,7 @@ struct SAEInfoCommand: ParsableCommand {
             print(String(format: "load %.2f s, encode %.2f s", result.loadSeconds, result.encodeSeconds))
             return
         }
-        let found = try SAESet.discover(path: path, layers: sae.layer.map { [$0] }, width: sae.width)
+        let found = try SAESet.discover(path: path, layers: sae.layer.map { [$0] }, width: sae.width, l0: sae.l0)
         if found.count > 1 {
             for (layer, reference) in found.sorted(by: { $0.key < $1.key }) {
                 print("layer \(layer): \(reference.format.rawValue) \(reference.url.path)\(reference.note.map { " (\($0))" } ?? "")")
@@ -46,9 +46,14 @@ struct SAEInfoCommand: ParsableCommand {
             return
         }
         let model = try sae.load(encoderOnly: true)
+        // How the SAE was chosen among several (canonical L0, preferred width, …).
+        let chosen = found.values.first?.note
         if json {
-            return try SAEOptions.printJSON(Dictionary(uniqueKeysWithValues: model.summary.map { ($0.key, $0.value) }))
+            var fields = Dictionary(uniqueKeysWithValues: model.summary.map { ($0.key, $0.value) })
+            if let chosen { fields["chosen"] = chosen }
+            return try SAEOptions.printJSON(fields)
         }
         for field in model.summary { print("\(field.key): \(field.value)") }
+        if let chosen { print("chosen: \(chosen)") }
     }
 }
