@@ -1,4 +1,5 @@
 import CKernels
+import CorrSteer
 import Foundation
 import LanguageModels
 import Tensors
@@ -70,9 +71,9 @@ public enum MachineCeilingProbe {
                                readBytes: Int = 1 << 30) -> MachineCeilings {
         let threads = max(1, threads)
         let loadBefore = SystemLoad.oneMinute()
-        let hasDot = ck_probe_bf16_dot_gflops(1, 0.001) > 0
+        let hasDot = MatMul.detectedKernelPath == "avx512bf16"
         var ceilings = MachineCeilings(
-            cpuModel: CPUModel.name, threads: threads, fmaWidth: String(cString: ck_probe_fma_width()),
+            cpuModel: PrecisionSetup.cpuModel, threads: threads, fmaWidth: String(cString: ck_probe_fma_width()),
             fmaF32GFLOPS: ck_probe_fma_gflops(Int32(threads), seconds),
             fmaF32GFLOPSOneThread: ck_probe_fma_gflops(1, seconds),
             bf16DotGFLOPS: hasDot ? ck_probe_bf16_dot_gflops(Int32(threads), seconds) : nil,
@@ -83,19 +84,6 @@ public enum MachineCeilingProbe {
         ceilings.loadAfter = SystemLoad.oneMinute()
         return ceilings
     }
-}
-
-/// The CPU's model name, as /proc/cpuinfo gives it.
-public enum CPUModel {
-    public static let name: String = {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") {
-                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return "unknown"
-    }()
 }
 
 /// Arithmetic and weight traffic of one model shape, to turn tok/s into a share of a ceiling.

@@ -41,28 +41,10 @@ enum Gemma3: ModelFamily {
             merged.merge(fields.object) { _, own in own }
             text = JSONFields(object: merged, path: fields.path)
         }
-        let activation = try text.optionalString("hidden_activation") ?? "gelu_pytorch_tanh"
-        guard activation == ModelConfiguration.FeedForwardActivation.geluTanh.rawValue else {
-            throw text.invalid("hidden_activation", "\"\(activation)\" is not supported for gemma3; expected gelu_pytorch_tanh")
-        }
-        if try text.bool("use_bidirectional_attention", default: false) {
-            throw text.invalid("use_bidirectional_attention", "bidirectional attention is not supported")
-        }
-        if try text.bool("attention_bias", default: false) {
-            throw text.invalid("attention_bias", "attention biases are not supported")
-        }
-        var c = try ModelConfiguration(architecture: .gemma3, fields: text, activation: .geluTanh)
+        var c = try GemmaConfiguration.decode(text, architecture: .gemma3, family: "gemma3", activationKey: "hidden_activation")
         if wrapped { c.checkpointPrefixes = ["language_model.model.", "model.language_model."] }
-        let scalar = try text.optionalDouble("query_pre_attn_scalar") ?? 256
-        guard scalar > 0 else { throw text.invalid("query_pre_attn_scalar", "must be positive") }
-        c.attentionScale = Float(1 / scalar.squareRoot())
-        c.attentionLogitSoftcap = try text.optionalDouble("attn_logit_softcapping").map(Float.init)
-        c.finalLogitSoftcap = try text.optionalDouble("final_logit_softcapping").map(Float.init)
-        c.slidingWindow = try text.optionalInt("sliding_window")
         c.slidingWindowLayers = try slidingLayers(text, count: c.layerCount)
-        if c.slidingWindow == nil && c.slidingWindowLayers.contains(true) {
-            throw text.invalid("sliding_window", "missing, but some layers use sliding attention")
-        }
+        try GemmaConfiguration.requireWindow(c, text)
         (c.rope, c.slidingRope) = try ropes(text)
         return c
     }
@@ -70,18 +52,7 @@ enum Gemma3: ModelFamily {
     /// `layer_types` (transformers 5), else `sliding_window_pattern` (older configs; default 6): layer i
     /// slides unless (i + 1) is a multiple of the pattern, i.e. five local layers then one global.
     private static func slidingLayers(_ text: JSONFields, count: Int) throws -> [Bool] {
-        if let types = try text.stringList("layer_types") {
-            guard types.count == count else {
-                throw text.invalid("layer_types", "has \(types.count) entries for \(count) layers")
-            }
-            return try types.map { type in
-                switch type {
-                case "sliding_attention": return true
-                case "full_attention": return false
-                default: throw text.invalid("layer_types", "unknown layer type \"\(type)\"; expected sliding_attention or full_attention")
-                }
-            }
-        }
+        if let layers = try GemmaConfiguration.slidingLayers(fromLayerTypes: text, count: count) { return layers }
         let pattern = try text.optionalInt("sliding_window_pattern") ?? 6
         guard pattern > 0 else { throw text.invalid("sliding_window_pattern", "must be positive, got \(pattern)") }
         return (0..<count).map { ($0 + 1) % pattern != 0 }

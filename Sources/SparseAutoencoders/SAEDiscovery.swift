@@ -110,7 +110,7 @@ public enum SAESet {
     /// The SAEs found (only the requested layers of a Gemma Scope tree are resolved) and every layer seen.
     private static func tree(_ dir: URL, width: String?, l0: String?, layers: [Int]?) throws -> ([Int: SAEReference], [Int]) {
         let children = subdirectories(dir)
-        if let (found, available) = try gemmaScope2Tree(dir, width: width, l0: l0, layers: layers) {
+        if let (found, available) = try gemmaScope2Tree(dir, children: children, width: width, l0: l0, layers: layers) {
             return (found, available)
         }
         let layerFolders = children.compactMap { child -> (Int, URL)? in
@@ -156,17 +156,17 @@ public enum SAESet {
     /// A Gemma Scope 2 site folder (its children are `layer_L_width_W_l0_X` SAEs) or repository (it has
     /// `resid_post` / `resid_post_all` site folders; for each layer the first site that has it wins).
     /// The SAEs chosen (for `layers`, or all) and every layer seen; nil when `dir` is neither.
-    private static func gemmaScope2Tree(_ dir: URL, width: String?, l0: String?, layers: [Int]?) throws -> ([Int: SAEReference], [Int])? {
-        let saeFolders = { (site: URL) in
-            subdirectories(site).filter { GemmaScope2.FolderName($0.lastPathComponent) != nil }
-        }
-        let own = saeFolders(dir)
-        let sites = own.isEmpty ? GemmaScope2.residualSites.map { dir.appendingPathComponent($0) }.filter(isDirectory) : [dir]
+    private static func gemmaScope2Tree(_ dir: URL, children: [URL], width: String?, l0: String?,
+                                        layers: [Int]?) throws -> ([Int: SAEReference], [Int])? {
+        let saeFolders = { (folders: [URL]) in folders.filter { GemmaScope2.FolderName($0.lastPathComponent) != nil } }
+        let own = saeFolders(children)
+        let names = Set(children.map(\.lastPathComponent))
+        let sites = own.isEmpty ? GemmaScope2.residualSites.filter(names.contains).map { dir.appendingPathComponent($0) } : [dir]
         guard !sites.isEmpty else { return nil }
         var found: [Int: SAEReference] = [:]
         var seen = Set<Int>()
         for site in sites {
-            let folders = saeFolders(site)
+            let folders = site == dir ? own : saeFolders(subdirectories(site))
             seen.formUnion(folders.compactMap { GemmaScope2.FolderName($0.lastPathComponent)?.layer })
             // A layer the first site already has is not looked for again.
             let wanted = (layers ?? Array(seen)).filter { found[$0] == nil }
