@@ -115,8 +115,10 @@ public enum CollectBenchmark {
 
         // The product's collection step; only the tokenizer, the scorer and the files are left out.
         var statistics = Dictionary(uniqueKeysWithValues: sources.map { ($0.layer, FeatureStatistics(featureCount: $0.width)) })
+        var controls: ControlStatistics? = ControlStatistics(sources: sources, hiddenSize: config.hiddenSize,
+                                                             options: FeatureStatisticsOptions())
         let step = CollectionStep(sources: sources, positions: .generation, singlePosition: true,
-                                  correlationPool: .max, coefficientPool: .max)
+                                  correlationPool: .max, coefficientPool: .max, hiddenSize: config.hiddenSize)
         let generator = Generator(model: model)
         encoders.forEach { $0.resetCounters() }
         let loadBefore = SystemLoad.oneMinute()
@@ -133,7 +135,7 @@ public enum CollectBenchmark {
                 stoppedOnEOS: \.stoppedOnEOS,
                 // A stand-in for the scorer: rewards are a deterministic function of the first generated token.
                 score: { $0.map { Double(($0.tokens.first ?? 0) & 1) } },
-                into: &statistics)
+                into: &statistics, controls: &controls, batchStart: done)
             done += batch.count
             progress("collected \(done)/\(prompts.count)")
         }

@@ -35,6 +35,42 @@ struct StrategyList: ExpressibleByArgument, Equatable {
     var defaultValueDescription: String { strategies.map(\.rawValue).joined(separator: ",") }
 }
 
+/// `--compare prompt,diffmean,...`: baselines and controls, parsed at parse time.
+struct ComparisonList: ExpressibleByArgument, Equatable {
+    var methods: [ComparisonMethod]
+
+    init(_ methods: [ComparisonMethod]) { self.methods = methods }
+
+    init?(argument: String) {
+        var parsed: [ComparisonMethod] = []
+        for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
+            if trimmed == "all" { parsed += ComparisonMethod.allCases; continue }
+            guard let method = ComparisonMethod(rawValue: trimmed) else { return nil }
+            if !parsed.contains(method) { parsed.append(method) }
+        }
+        methods = parsed
+    }
+
+    static var allValueStrings: [String] { ComparisonMethod.allCases.map(\.rawValue) + ["all"] }
+    var defaultValueDescription: String { methods.map(\.rawValue).joined(separator: ",") }
+}
+
+/// `--scale-sweep 0.25,0.5,1,2,4`: positive finite scales.
+struct ScaleList: ExpressibleByArgument, Equatable {
+    var values: [Double]
+
+    init?(argument: String) {
+        var parsed: [Double] = []
+        for item in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let value = Double(item.trimmingCharacters(in: .whitespaces)), value.isFinite, value > 0 else { return nil }
+            if !parsed.contains(value) { parsed.append(value) }
+        }
+        guard !parsed.isEmpty, parsed.count <= 32 else { return nil }
+        values = parsed
+    }
+}
+
 /// What to collect: model, SAE, task, and every option that changes the statistics.
 struct CollectionArguments: ParsableArguments {
     @Option(name: [.customShort("m"), .long], help: "Model folder, or a Hugging Face id found in the local HF cache.")
@@ -238,11 +274,26 @@ struct EvaluationArguments: ParsableArguments {
     @Flag(help: "Chain-of-thought prompts in evaluation.")
     var cot = false
 
+    @Option(help: "Baselines and controls evaluated beside the strategies, comma-separated: prompt, diffmean, random-features, random-direction, shuffled-labels, or all.")
+    var compare: ComparisonList?
+
+    @Option(name: .customLong("scale-sweep"), help: "Coefficient scales tried on validation, e.g. 0.25,0.5,1,2,4: CorrSteer's scale is chosen with plan A; DiffMean chooses its own from the same list.")
+    var scaleSweep: ScaleList?
+
+    @Option(help: "Instruction of the prompt baseline (default: the task's built-in one; required for custom tasks).")
+    var instruction: String?
+
+    @Option(name: .customLong("control-seed"), help: "Seed of the random-features and random-direction controls.")
+    var controlSeed: UInt64 = 0
+
     func validate() throws {
         guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1, got \(valLimit)") }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
         guard few >= 0 else { throw ValidationError("--few must not be negative, got \(few)") }
         guard !strategies.strategies.isEmpty else { throw ValidationError("--strategies needs at least one of S, A, P") }
+        if let instruction, instruction.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || instruction.utf8.count > 4096 {
+            throw ValidationError("--instruction must be non-empty text of at most 4096 bytes")
+        }
     }
 
     func options(batchSize: Int? = nil) throws -> EvaluationOptions {
@@ -255,6 +306,10 @@ struct EvaluationArguments: ParsableArguments {
         o.batchSize = batchSize
         o.fewShot = few
         o.chainOfThought = cot
+        o.comparisons = compare?.methods ?? []
+        o.scaleSweep = scaleSweep?.values
+        o.instruction = instruction
+        o.controlSeed = controlSeed
         return o
     }
 }

@@ -31,6 +31,9 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
     public var collectionLogChecksum: String
     /// `Fingerprint` of the collection options the statistics were gathered with.
     public var optionsFingerprint: String
+    /// Layers whose control statistics (`shuffled_L.safetensors`, `residual_L.safetensors`; see
+    /// `ControlStatistics`) are in the folder; nil for runs collected without them.
+    public var controlLayers: [Int]?
 
     enum CodingKeys: String, CodingKey {
         case version, folder, layers, complete, successes, checksums
@@ -38,6 +41,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         case collectionSeconds = "collection_seconds"
         case collectionLogChecksum = "collection_log_checksum"
         case optionsFingerprint = "options_fingerprint"
+        case controlLayers = "control_layers"
     }
 
     public static func folderName(samplesDone: Int) -> String { String(format: "checkpoint-%09d", samplesDone) }
@@ -45,6 +49,8 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         name.hasPrefix("checkpoint-") && name.count == 20 && name.dropFirst(11).allSatisfy(\.isASCII) && Int(name.dropFirst(11)) != nil
     }
     static func fileName(layer: Int) -> String { "layer_\(layer).safetensors" }
+    static func shuffledFileName(layer: Int) -> String { "shuffled_\(layer).safetensors" }
+    static func residualFileName(layer: Int) -> String { "residual_\(layer).safetensors" }
 
     public static func fingerprint(_ configuration: CollectionConfiguration) -> String {
         // Encoding a configuration of strings and numbers cannot fail; an empty fingerprint would only
@@ -115,17 +121,7 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         var result: [Int: FeatureStatistics] = [:]
         for layer in layers {
             let url = statisticsURL(in: run, layer: layer)
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                throw RunError.invalidRun(path: url.path, reason: "is missing; the checkpoint \(run.checkpoint.path) lists layer \(layer)")
-            }
-            guard let recorded = checksums[Self.fileName(layer: layer)] else {
-                throw RunError.invalidRun(path: run.checkpoint.path, reason: "has no checksum for \(Self.fileName(layer: layer))")
-            }
-            let actual = try FileChecksum.of(fileAt: url)
-            guard actual == recorded else {
-                throw RunError.invalidRun(path: url.path, reason: "checksum \(actual) differs from \(QuotedInput.escaped(recorded)) recorded in the checkpoint; the file was changed or damaged")
-            }
-            let statistics = try FeatureStatistics.load(from: url)
+            let statistics = try loadChecked(Self.fileName(layer: layer), in: run, layer: layer)
             guard statistics.sampleCount == Int64(samplesDone) else {
                 throw RunError.invalidRun(path: url.path, reason: "counts \(statistics.sampleCount) samples but the checkpoint \(samplesDone)")
             }
@@ -135,6 +131,43 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
             result[layer] = statistics
         }
         return result
+    }
+
+    /// The control statistics of this checkpoint (nil when the run was collected without them), each file
+    /// checked against its checksum. The residual statistics count every sample; the shuffled ones leave
+    /// out batches of a single sample (see `ControlStatistics`).
+    public func loadControls(in run: RunDirectory) throws -> ControlStatistics? {
+        guard let controlLayers else { return nil }
+        guard controlLayers.sorted() == layers.sorted() else {
+            throw RunError.invalidRun(path: run.checkpoint.path, reason: "control_layers \(controlLayers.sorted()) differ from layers \(layers.sorted())")
+        }
+        var controls = ControlStatistics(shuffled: [:], residual: [:])
+        for layer in controlLayers {
+            let residual = try loadChecked(Self.residualFileName(layer: layer), in: run, layer: layer)
+            let shuffled = try loadChecked(Self.shuffledFileName(layer: layer), in: run, layer: layer)
+            guard residual.sampleCount == Int64(samplesDone), shuffled.sampleCount <= Int64(samplesDone) else {
+                throw RunError.invalidRun(path: run.statsDirectory.appendingPathComponent(folder).path, reason: "control statistics of layer \(layer) count \(residual.sampleCount) and \(shuffled.sampleCount) samples but the checkpoint \(samplesDone)")
+            }
+            controls.residual[layer] = residual
+            controls.shuffled[layer] = shuffled
+        }
+        return controls
+    }
+
+    /// One statistics file of this checkpoint, after checking that it exists and matches its checksum.
+    private func loadChecked(_ name: String, in run: RunDirectory, layer: Int) throws -> FeatureStatistics {
+        let url = run.statsDirectory.appendingPathComponent(folder).appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RunError.invalidRun(path: url.path, reason: "is missing; the checkpoint \(run.checkpoint.path) lists layer \(layer)")
+        }
+        guard let recorded = checksums[name] else {
+            throw RunError.invalidRun(path: run.checkpoint.path, reason: "has no checksum for \(name)")
+        }
+        let actual = try FileChecksum.of(fileAt: url)
+        guard actual == recorded else {
+            throw RunError.invalidRun(path: url.path, reason: "checksum \(actual) differs from \(QuotedInput.escaped(recorded)) recorded in the checkpoint; the file was changed or damaged")
+        }
+        return try FeatureStatistics.load(from: url)
     }
 
     /// Checks that the collection log is the one this checkpoint was written with.
@@ -149,8 +182,9 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
     /// Writes `statistics` as a new checkpoint and makes it current; older checkpoint folders and files
     /// left by killed writes are removed. `collection.jsonl` must hold exactly `samplesDone` samples.
     public static func write(
-        _ statistics: [Int: FeatureStatistics], samplesDone: Int, successes: Double, seconds: Double,
-        complete: Bool, configuration: CollectionConfiguration, to run: RunDirectory
+        _ statistics: [Int: FeatureStatistics], controls: ControlStatistics? = nil, samplesDone: Int,
+        successes: Double, seconds: Double, complete: Bool, configuration: CollectionConfiguration,
+        to run: RunDirectory
     ) throws -> StatisticsCheckpoint {
         var checkpoint = StatisticsCheckpoint(
             samplesDone: samplesDone, successes: successes, folder: folderName(samplesDone: samplesDone),
@@ -162,6 +196,18 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
             let url = checkpoint.statisticsURL(in: run, layer: layer)
             try stats.save(to: url, metadata: ["layer": "\(layer)"])
             checkpoint.checksums[fileName(layer: layer)] = try FileChecksum.of(fileAt: url)
+        }
+        if let controls {
+            let folder = run.statsDirectory.appendingPathComponent(checkpoint.folder)
+            for (kind, byLayer) in [("shuffled", controls.shuffled), ("residual", controls.residual)] {
+                for (layer, stats) in byLayer {
+                    let name = kind == "shuffled" ? shuffledFileName(layer: layer) : residualFileName(layer: layer)
+                    let url = folder.appendingPathComponent(name)
+                    try stats.save(to: url, metadata: ["layer": "\(layer)", "control": kind])
+                    checkpoint.checksums[name] = try FileChecksum.of(fileAt: url)
+                }
+            }
+            checkpoint.controlLayers = controls.layers
         }
         try RunFileCoding.write(checkpoint, to: run.checkpoint)
         removeLeftovers(keeping: checkpoint.folder, in: run)

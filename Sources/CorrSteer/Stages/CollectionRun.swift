@@ -95,6 +95,7 @@ public struct CollectionRun {
         let statisticsOptions = FeatureStatisticsOptions(
             mutualInformationBinning: configuration.mutualInformation ? configuration.reference.mutualInformationBinning : nil)
         var statistics: [Int: FeatureStatistics]
+        var controls: ControlStatistics?
         var done = 0
         var successes = 0.0
         var previousSeconds = 0.0
@@ -104,6 +105,8 @@ public struct CollectionRun {
                                seconds: checkpoint.collectionSeconds, warnings: [])
             }
             statistics = try checkpoint.loadStatistics(in: run)
+            // A run started before control statistics existed continues without them.
+            controls = try checkpoint.loadControls(in: run)
             done = checkpoint.samplesDone
             successes = checkpoint.successes
             previousSeconds = checkpoint.collectionSeconds
@@ -116,13 +119,16 @@ public struct CollectionRun {
             statistics = Dictionary(uniqueKeysWithValues: resolved.sources.map {
                 ($0.layer, FeatureStatistics(featureCount: $0.width, options: statisticsOptions))
             })
+            controls = ControlStatistics(sources: resolved.sources, hiddenSize: context.model.config.hiddenSize,
+                                         options: statisticsOptions)
             _ = try log.truncate(to: 0)
         }
 
         let step = CollectionStep(
             sources: resolved.sources, positions: configuration.positions,
             singlePosition: task.descriptor.poolsSinglePosition,
-            correlationPool: configuration.pool, coefficientPool: configuration.steerPool)
+            correlationPool: configuration.pool, coefficientPool: configuration.steerPool,
+            hiddenSize: context.model.config.hiddenSize)
         // Checkpoints fall on batch boundaries so a resumed run forms exactly the same batches.
         let batch = configuration.batchSize
         let checkpointEvery = (configuration.checkpointEvery + batch - 1) / batch * batch
@@ -146,7 +152,7 @@ public struct CollectionRun {
                     let rewards = try task.score(examples, outputs: completions.map(\.text))
                     return configuration.reverseRewards ? rewards.map { 1 - $0 } : rewards
                 },
-                into: &statistics,
+                into: &statistics, controls: &controls, batchStart: done, seed: configuration.seed,
                 pooled: { dump.append(layer: $0, rows: $1) })
             dump.append(rewards: rewards)
             try log.append(zip(examples, zip(completions, rewards)).enumerated().map { offset, item in
@@ -157,7 +163,7 @@ public struct CollectionRun {
             sinceCheckpoint += examples.count
             let seconds = previousSeconds + Date().timeIntervalSince(started)
             if sinceCheckpoint >= checkpointEvery && done < train.count {
-                _ = try StatisticsCheckpoint.write(statistics, samplesDone: done, successes: successes, seconds: seconds, complete: false, configuration: configuration, to: run)
+                _ = try StatisticsCheckpoint.write(statistics, controls: controls, samplesDone: done, successes: successes, seconds: seconds, complete: false, configuration: configuration, to: run)
                 sinceCheckpoint = 0
             }
             progress.update(done: done, correct: successes)
@@ -167,7 +173,7 @@ public struct CollectionRun {
         if let dumpPooled {
             try dump.write(to: dumpPooled, sources: resolved.sources)
         }
-        _ = try StatisticsCheckpoint.write(statistics, samplesDone: done, successes: successes, seconds: seconds, complete: true, configuration: configuration, to: run)
+        _ = try StatisticsCheckpoint.write(statistics, controls: controls, samplesDone: done, successes: successes, seconds: seconds, complete: true, configuration: configuration, to: run)
         var finished = manifest
         finished.collectionSeconds = seconds
         finished.samplesPerSecond = seconds > 0 ? Double(done) / seconds : nil

@@ -10,10 +10,15 @@ public struct CollectionStep {
     public let singlePosition: Bool
     public let correlationPool: Pooling
     public let coefficientPool: Pooling
+    /// The residual stream at each source's site, read for the DiffMean control (empty: no controls).
+    public let residualSources: [FeatureSource]
 
+    /// `hiddenSize` turns on the control statistics (`ControlStatistics`): the step then also pools the
+    /// residual rows at every site.
     public init(sources: [FeatureSource], positions: PositionMode, singlePosition: Bool,
-                correlationPool: Pooling, coefficientPool: Pooling) {
+                correlationPool: Pooling, coefficientPool: Pooling, hiddenSize: Int? = nil) {
         self.sources = sources
+        residualSources = hiddenSize.map { d in sources.map { .residual(layer: $0.layer, site: $0.site, hiddenSize: d) } } ?? []
         self.positions = positions
         self.singlePosition = singlePosition
         self.correlationPool = correlationPool
@@ -22,6 +27,49 @@ public struct CollectionStep {
 
     /// Runs one batch. `generate` produces the outputs with the given hooks attached, `score` turns
     /// them into rewards; `pooled` sees each layer's pooled correlation rows (for `--dump-pooled`).
+    /// `controls` (when the step reads residuals) receives the shuffled-label and residual statistics;
+    /// `batchStart` and `seed` fix the batch's reward permutation.
+    public func run<Output>(
+        promptLengths: [Int],
+        generate: (_ hooks: [ResidualHook]) throws -> [Output],
+        stoppedOnEOS: (Output) -> Bool,
+        score: ([Output]) throws -> [Double],
+        into statistics: inout [Int: FeatureStatistics],
+        controls: inout ControlStatistics?,
+        batchStart: Int = 0, seed: Int = 0,
+        pooled: (_ layer: Int, _ rows: [Float]) -> Void = { _, _ in }
+    ) throws -> (outputs: [Output], rewards: [Double]) {
+        let readsResiduals = controls != nil && !residualSources.isEmpty
+        let collector = FeatureCollector(
+            sources: readsResiduals ? sources + residualSources : sources, promptLengths: promptLengths,
+            positions: positions, singlePosition: singlePosition, pooling: [correlationPool, coefficientPool])
+        let outputs = try generate([collector])
+        let rewards = try score(outputs)
+        let rows = collector.finish(stoppedOnEOS: outputs.map(stoppedOnEOS),
+                                    correlationPool: correlationPool, coefficientPool: coefficientPool)
+        let permuted = readsResiduals ? ControlStatistics.permutedRewards(rewards, batchStart: batchStart, seed: seed) : nil
+        for (source, layerRows) in zip(sources, rows) {
+            guard statistics[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
+            try statistics[source.layer]!.add(
+                correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: rewards)
+            if let permuted {
+                guard controls!.shuffled[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
+                try controls!.shuffled[source.layer]!.add(
+                    correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: permuted)
+            }
+            pooled(source.layer, layerRows.correlation)
+        }
+        if readsResiduals {
+            for (source, layerRows) in zip(residualSources, rows.dropFirst(sources.count)) {
+                guard controls!.residual[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
+                try controls!.residual[source.layer]!.add(
+                    correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: rewards)
+            }
+        }
+        return (outputs, rewards)
+    }
+
+    /// `run` without control statistics.
     public func run<Output>(
         promptLengths: [Int],
         generate: (_ hooks: [ResidualHook]) throws -> [Output],
@@ -30,20 +78,9 @@ public struct CollectionStep {
         into statistics: inout [Int: FeatureStatistics],
         pooled: (_ layer: Int, _ rows: [Float]) -> Void = { _, _ in }
     ) throws -> (outputs: [Output], rewards: [Double]) {
-        let collector = FeatureCollector(
-            sources: sources, promptLengths: promptLengths, positions: positions,
-            singlePosition: singlePosition, pooling: [correlationPool, coefficientPool])
-        let outputs = try generate([collector])
-        let rewards = try score(outputs)
-        let rows = collector.finish(stoppedOnEOS: outputs.map(stoppedOnEOS),
-                                    correlationPool: correlationPool, coefficientPool: coefficientPool)
-        for (source, layerRows) in zip(sources, rows) {
-            guard statistics[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
-            try statistics[source.layer]!.add(
-                correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: rewards)
-            pooled(source.layer, layerRows.correlation)
-        }
-        return (outputs, rewards)
+        var none: ControlStatistics? = nil
+        return try run(promptLengths: promptLengths, generate: generate, stoppedOnEOS: stoppedOnEOS, score: score,
+                       into: &statistics, controls: &none, pooled: pooled)
     }
 
     public enum StepError: Error, CustomStringConvertible {

@@ -85,10 +85,16 @@ public struct DemoBundle {
         return c
     }
 
+    /// The prompt baseline's instruction for the demo's requests.
+    public static let instruction = "Politely decline the following request."
+
     public var evaluationOptions: EvaluationOptions {
         var options = EvaluationOptions()
         options.validationLimit = manifest.recommended.validationSamples
         options.testLimit = manifest.recommended.testSamples
+        // The demo shows every comparison; its task is custom, so it brings its own instruction.
+        options.comparisons = ComparisonMethod.allCases
+        options.instruction = Self.instruction
         return options
     }
 }

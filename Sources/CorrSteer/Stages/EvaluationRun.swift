@@ -17,11 +17,26 @@ public struct EvaluationOptions: Codable, Equatable, Sendable {
     public var fewShot = 0
     public var chainOfThought = false
     public var bootstrap = BootstrapOptions()
+    /// Baselines and controls evaluated beside the strategies (`--compare`).
+    public var comparisons: [ComparisonMethod] = []
+    /// Scales tried on the validation split (`--scale-sweep`): CorrSteer's coefficient scale is the best of
+    /// them (plan A decides, S/A/P use it), and DiffMean chooses its own from the same list. Nil: scale 1
+    /// for CorrSteer, `ComparisonDefaults.scales` for DiffMean.
+    public var scaleSweep: [Double]?
+    /// The instruction of the `prompt` comparison; nil = the task's built-in one (`TaskInstructions`).
+    public var instruction: String?
+    /// Seed of the random controls (random features and directions).
+    public var controlSeed: UInt64 = 0
 
     public init() {}
 
+    /// The scales DiffMean tries when no `--scale-sweep` is given.
+    public static let defaultSweep: [Double] = [0.25, 0.5, 1, 2, 4]
+
     enum CodingKeys: String, CodingKey {
-        case strategies, positions, bootstrap
+        case strategies, positions, bootstrap, comparisons = "compare", instruction
+        case scaleSweep = "scale_sweep"
+        case controlSeed = "control_seed"
         case validationLimit = "validation_limit"
         case testLimit = "test_limit"
         case constrainOptions = "constrain_options"
@@ -83,14 +98,21 @@ public struct EvaluationRun {
         var results = [try finish(variant: "baseline", predictions: baseline, baseline: nil,
                                    reversed: manifest.configuration.reverseRewards)]
         let rows = DecoderRowSource(manifest: manifest)
+        var scale = 1.0
+        if let values = options.scaleSweep {
+            scale = try sweep("corrsteer-scale", values: values, predictor: predictor, validation: task.splits.validation,
+                              key: common, manifest: manifest) { value in
+                try corrSteerPlan(.allLayers, scale: value, candidates: candidates, manifest: manifest, rows: rows)
+            }
+        }
         for strategy in options.strategies {
             let plan: SteeringPlan
             switch strategy {
             case .single, .allLayers:
-                plan = try storedPlan(strategy, candidates: candidates, manifest: manifest, rows: rows)
+                plan = try corrSteerPlan(strategy, scale: scale, candidates: candidates, manifest: manifest, rows: rows)
             case .pruned:
                 plan = try prunedPlan(candidates: candidates, manifest: manifest, rows: rows, predictor: predictor,
-                                      validation: task.splits.validation, key: common)
+                                      validation: task.splits.validation, key: common, scale: scale)
             }
             let key = common.forVariant(strategy.rawValue, steered: true, plan: try plan.fingerprint())
             let predictions = try predictor.predict(task.splits.test, plan: plan, label: strategy.rawValue,
@@ -98,7 +120,92 @@ public struct EvaluationRun {
             results.append(try finish(variant: strategy.rawValue, predictions: predictions, baseline: baseline,
                                       reversed: manifest.configuration.reverseRewards))
         }
+        if !options.comparisons.isEmpty {
+            let comparisons = ComparisonSetup(run: run, manifest: manifest, candidates: candidates, rows: rows,
+                                              reference: try corrSteerPlan(.allLayers, scale: scale, candidates: candidates, manifest: manifest, rows: rows),
+                                              scale: scale, decoderBiasMode: decoderBiasMode(candidates, manifest),
+                                              seed: options.controlSeed)
+            for method in options.comparisons {
+                var examples = task.splits.test
+                var plan: SteeringPlan?
+                var fingerprint: String
+                switch method {
+                case .prompt:
+                    guard let instruction = options.instruction ?? TaskInstructions.instruction(for: manifest.configuration.task) else {
+                        throw RunError.invalidOption("--compare prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with --instruction")
+                    }
+                    examples = examples.map { $0.withInstruction(instruction) }
+                    fingerprint = try Fingerprint.of(["instruction": instruction])
+                case .diffMean:
+                    let values = options.scaleSweep ?? EvaluationOptions.defaultSweep
+                    let chosen = try sweep("diffmean", values: values, predictor: predictor, validation: task.splits.validation,
+                                           key: common, manifest: manifest) { try comparisons.plan(.diffMean, scale: $0) }
+                    plan = try comparisons.plan(.diffMean, scale: chosen)
+                    fingerprint = try plan!.fingerprint()
+                default:
+                    plan = try comparisons.plan(method, scale: scale)
+                    fingerprint = try plan!.fingerprint()
+                }
+                if let plan {
+                    try plan.save(to: run.evalDirectory.appendingPathComponent(method.rawValue).appendingPathComponent("plan.json"))
+                }
+                let key = common.forVariant(method.rawValue, steered: plan != nil, plan: fingerprint)
+                let predictions = try predictor.predict(examples, plan: plan, label: method.rawValue,
+                                                        partial: try partial(method.rawValue, key: key))
+                results.append(try finish(variant: method.rawValue, predictions: predictions, baseline: baseline,
+                                          reversed: manifest.configuration.reverseRewards, notes: [method.controlsFor]))
+            }
+        }
         return results
+    }
+
+    /// CorrSteer's plan for `strategy` at coefficient scale `scale`: the stored plan at scale 1, else one
+    /// built from features.json with every coefficient multiplied (kept in memory; plans/ keep scale 1).
+    private func corrSteerPlan(_ strategy: SteeringStrategy, scale: Double, candidates: FeatureCandidates,
+                               manifest: RunManifest, rows: DecoderRowSource) throws -> SteeringPlan {
+        guard scale != 1 else { return try storedPlan(strategy, candidates: candidates, manifest: manifest, rows: rows) }
+        let choices = try candidates.choices(for: strategy, skippingEmptyLayers: true).map {
+            var choice = $0
+            choice.coefficient *= scale
+            return choice
+        }
+        return try SteeringPlan.build(
+            name: strategy.rawValue, strategy: strategy, source: "features.json, coefficients × \(scale) (chosen on validation)",
+            model: manifest.model.path, sae: manifest.configuration.sae, choices: choices,
+            decoderBiasMode: decoderBiasMode(candidates, manifest), decoderRows: rows.rows, decoderBias: rows.bias)
+    }
+
+    /// Validation accuracy of `plan(value)` for every value; returns the best value (ties: the one nearest
+    /// 1 on a log scale, then the smaller). The accuracies are kept in `eval/sweeps/NAME.json` with the
+    /// settings they were measured with, so a restart measures only what is missing.
+    private func sweep(_ name: String, values: [Double], predictor: Predictor, validation: [TaskExample],
+                       key common: EvaluationKey, manifest: RunManifest,
+                       plan: (Double) throws -> SteeringPlan) throws -> Double {
+        guard !values.isEmpty, values.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw RunError.invalidOption("scale sweep: values must be positive and finite, got \(values)")
+        }
+        guard !validation.isEmpty else {
+            throw RunError.noSamples("a scale sweep needs a validation split, and task '\(manifest.configuration.task)' has none")
+        }
+        let url = run.evalDirectory.appendingPathComponent("sweeps").appendingPathComponent("\(name).json")
+        var key = common.forVariant("\(name) sweep", steered: true, plan: try plan(1).fingerprint())
+        key.validationLimit = options.validationLimit
+        var ledger = SweepLedger(key: key)
+        if let stored = try? RunFileCoding.read(SweepLedger.self, from: url), stored.key == key { ledger = stored }
+        for value in values where ledger.accuracies[String(value)] == nil {
+            let predictions = try predictor.predict(validation, plan: try plan(value), label: "\(name) × \(value) (validation)", partial: nil)
+            ledger.accuracies[String(value)] = predictions.map(\.reward).reduce(0, +) / Double(predictions.count)
+            try RunFileCoding.write(ledger, to: url)
+        }
+        let best = values.min { a, b in
+            let (x, y) = (ledger.accuracies[String(a)] ?? -1, ledger.accuracies[String(b)] ?? -1)
+            if x != y { return x > y }
+            if abs(log(a)) != abs(log(b)) { return abs(log(a)) < abs(log(b)) }
+            return a < b
+        }!
+        ledger.chosen = best
+        try RunFileCoding.write(ledger, to: url)
+        return best
     }
 
     private func partialURL(_ variant: String) -> URL {
@@ -132,11 +239,12 @@ public struct EvaluationRun {
     }
 
     private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?,
-                        reversed: Bool) throws -> VariantResult {
+                        reversed: Bool, notes: [String] = []) throws -> VariantResult {
         try PredictionsFile.write(predictions, to: run.predictions(variant: variant))
         try? FileManager.default.removeItem(at: partialURL(variant))
         var metrics = try VariantMetrics.compute(variant: variant, predictions: predictions, baseline: baseline,
                                                  bootstrap: options.bootstrap)
+        metrics.notes += notes
         if reversed {
             metrics.notes.append("rewards reversed (--reverse): every reward, accuracy, SER and McNemar count uses 1 − the task's score")
         }
@@ -168,11 +276,12 @@ public struct EvaluationRun {
     /// `--paper-compat --decode` each single-layer plan and P's lowest kept layer carry b_dec, as in the
     /// reference.
     private func prunedPlan(candidates: FeatureCandidates, manifest: RunManifest, rows: DecoderRowSource,
-                            predictor: Predictor, validation: [TaskExample], key common: EvaluationKey) throws -> SteeringPlan {
+                            predictor: Predictor, validation: [TaskExample], key common: EvaluationKey,
+                            scale: Double) throws -> SteeringPlan {
         guard !validation.isEmpty else {
             throw RunError.noSamples("CorrSteer-P needs a validation split, and task '\(manifest.configuration.task)' has none")
         }
-        let all = try storedPlan(.allLayers, candidates: candidates, manifest: manifest, rows: rows)
+        let all = try corrSteerPlan(.allLayers, scale: scale, candidates: candidates, manifest: manifest, rows: rows)
         let choices = all.entries.map {
             SteeringChoice(layer: $0.layer, site: $0.site, feature: $0.feature, coefficient: $0.coefficient, correlation: $0.correlation)
         }
@@ -221,6 +330,16 @@ struct ValidationLedger: Codable {
     var key: EvaluationKey?
     var baseline: Double?
     var layers: [String: Double] = [:]
+
+    init(key: EvaluationKey) { self.key = key }
+}
+
+/// Validation accuracies of a scale sweep (`eval/sweeps/NAME.json`): by scale, with the settings they
+/// were measured with and the chosen scale.
+struct SweepLedger: Codable {
+    var key: EvaluationKey?
+    var accuracies: [String: Double] = [:]
+    var chosen: Double?
 
     init(key: EvaluationKey) { self.key = key }
 }

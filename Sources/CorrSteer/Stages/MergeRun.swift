@@ -61,12 +61,19 @@ public enum MergeRun {
         }
 
         var merged = try checkpoints[0].loadStatistics(in: shards[0])
+        // Controls merge only when every shard has them; otherwise the merged run has none.
+        var controls = try checkpoints[0].loadControls(in: shards[0])
         for (shard, checkpoint) in zip(shards, checkpoints).dropFirst() {
             let statistics = try checkpoint.loadStatistics(in: shard)
             guard Set(statistics.keys) == Set(merged.keys) else {
                 throw RunError.mismatch("\(shard.url.path): holds layers \(statistics.keys.sorted()) but \(shards[0].url.path) holds \(merged.keys.sorted())")
             }
             for (layer, stats) in statistics { try merged[layer]!.merge(stats) }
+            if let shardControls = try checkpoint.loadControls(in: shard) {
+                try controls?.merge(shardControls)
+            } else {
+                controls = nil
+            }
         }
         // Samples keep their shard order; indices are renumbered to the merged sequence.
         var log: [CollectedSample] = []
@@ -87,7 +94,7 @@ public enum MergeRun {
         let samples = checkpoints.map(\.samplesDone).reduce(0, +)
         let seconds = checkpoints.map(\.collectionSeconds).reduce(0, +)
         _ = try StatisticsCheckpoint.write(
-            merged, samplesDone: samples, successes: checkpoints.map(\.successes).reduce(0, +), seconds: seconds,
+            merged, controls: controls, samplesDone: samples, successes: checkpoints.map(\.successes).reduce(0, +), seconds: seconds,
             complete: true, configuration: reference, to: output)
         var manifest = manifests[0]
         manifest.configuration = reference

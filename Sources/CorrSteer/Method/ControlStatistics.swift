@@ -1,0 +1,60 @@
+import Tensors
+
+/// What a collection gathers beside the feature statistics so that `evaluate --compare` can build its
+/// controls without running the model again (issue: honest comparisons):
+///
+/// - `shuffled`: the same pooled feature rows added with the rewards permuted inside each batch, so the
+///   shuffled-labels control repeats CorrSteer's selection on labels that carry no information about
+///   the sample, with the same statistics machinery. Rewards cannot be permuted over the whole split in
+///   one streaming pass (a sample's rows are gone before later rewards exist); the train split is
+///   shuffled, so a batch is a random subset and a permutation inside it breaks every sample–label pair.
+///   Each batch uses a random cyclic permutation (Sattolo), which leaves no sample with its own reward;
+///   a batch of one sample cannot be permuted and is left out of these statistics.
+/// - `residual`: the pooled residual stream itself at each layer's site (hidden-size "features"), whose
+///   success and failure means give the DiffMean direction μ₊ − μ₋ at the same layers and positions.
+public struct ControlStatistics: Equatable, Sendable {
+    public var shuffled: [Int: FeatureStatistics]
+    public var residual: [Int: FeatureStatistics]
+
+    public init(shuffled: [Int: FeatureStatistics], residual: [Int: FeatureStatistics]) {
+        self.shuffled = shuffled
+        self.residual = residual
+    }
+
+    /// Empty statistics for `sources` (feature widths) at a model of `hiddenSize`.
+    public init(sources: [FeatureSource], hiddenSize: Int, options: FeatureStatisticsOptions) {
+        shuffled = Dictionary(uniqueKeysWithValues: sources.map {
+            ($0.layer, FeatureStatistics(featureCount: $0.width, options: options))
+        })
+        residual = Dictionary(uniqueKeysWithValues: sources.map {
+            ($0.layer, FeatureStatistics(featureCount: hiddenSize))
+        })
+    }
+
+    public var layers: [Int] { residual.keys.sorted() }
+
+    public mutating func merge(_ other: ControlStatistics) throws {
+        guard Set(other.shuffled.keys) == Set(shuffled.keys), Set(other.residual.keys) == Set(residual.keys) else {
+            throw FeatureStatisticsError.incompatibleMerge("control statistics cover layers \(other.layers) vs \(layers)")
+        }
+        for (layer, stats) in other.shuffled { try shuffled[layer]!.merge(stats) }
+        for (layer, stats) in other.residual { try residual[layer]!.merge(stats) }
+    }
+
+    /// The within-batch permutation of `rewards` for the batch whose first sample has index
+    /// `batchStart` in the run's train slice: a Sattolo shuffle driven by
+    /// `SplitMix64(seed: seed, stream: batchStart)`, so a resumed run permutes every batch the same way.
+    /// Nil for a batch of one sample.
+    public static func permutedRewards(_ rewards: [Double], batchStart: Int, seed: Int) -> [Double]? {
+        guard rewards.count >= 2 else { return nil }
+        var rng = SplitMix64(seed: UInt64(bitPattern: Int64(seed)), stream: batchStart)
+        var order = Array(rewards.indices)
+        var i = order.count - 1
+        while i > 0 {
+            let j = Int(rng.next() % UInt64(i))  // j < i: Sattolo's rule, one cycle through every index
+            order.swapAt(i, j)
+            i -= 1
+        }
+        return order.map { rewards[$0] }
+    }
+}
