@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels"]),
         .testTarget(name: "SparseAutoencodersTests", dependencies: ["SparseAutoencoders"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
-        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels", "Tensors"]),
+        .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels", "SparseAutoencoders", "Tensors"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "LanguageModels", "Tensors"]),
         .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer", "WeightFiles"]),
     ],

@@ -286,11 +286,15 @@ struct EvaluationArguments: ParsableArguments {
     @Option(name: .customLong("control-seed"), help: "Seed of the random-features and random-direction controls.")
     var controlSeed: UInt64 = 0
 
+    @Option(help: "Repeat the evaluation over this many seeds (held-out items re-dealt between validation and test, new random controls); the report adds mean ± sd.")
+    var seeds: Int = 1
+
     func validate() throws {
         guard valLimit >= 1 else { throw ValidationError("--val-limit must be at least 1, got \(valLimit)") }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
         guard few >= 0 else { throw ValidationError("--few must not be negative, got \(few)") }
         guard !strategies.strategies.isEmpty else { throw ValidationError("--strategies needs at least one of S, A, P") }
+        guard (1...1000).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 1000, got \(seeds)") }
         if let instruction, instruction.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || instruction.utf8.count > 4096 {
             throw ValidationError("--instruction must be non-empty text of at most 4096 bytes")
         }
@@ -310,6 +314,7 @@ struct EvaluationArguments: ParsableArguments {
         o.scaleSweep = scaleSweep?.values
         o.instruction = instruction
         o.controlSeed = controlSeed
+        o.seeds = seeds
         return o
     }
 }

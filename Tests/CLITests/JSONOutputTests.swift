@@ -79,6 +79,6 @@ final class JSONOutputTests: XCTestCase {
         let out = small.scratch.appendingPathComponent("demo")
         let demo = try CorrSteerBinary.run(["demo", "--out", out.path, "--json"])
         XCTAssertSucceeded(demo)
-        try checkSchema(try object(demo.stdout), variants: ["baseline", "S", "A", "P"], run: out)
+        try checkSchema(try object(demo.stdout), variants: ["baseline", "S", "A", "P"] + ComparisonMethod.allCases.map(\.rawValue), run: out)
     }
 }

@@ -129,7 +129,7 @@ final class RunIntegrityTests: XCTestCase {
 
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path), ["stats"])
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: outside.appendingPathComponent("stats").path)),
-                       Set((0..<4).map { "layer_\($0).safetensors" }))
+                       Set((0..<4).flatMap { ["layer_\($0).safetensors", "residual_\($0).safetensors", "shuffled_\($0).safetensors"] }))
     }
 
     func testPlanNamesCannotLeaveTheRun() throws {

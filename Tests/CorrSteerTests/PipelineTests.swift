@@ -52,6 +52,7 @@ final class PipelineTests: XCTestCase {
 
         var options = bundle.evaluationOptions
         options.strategies = [.allLayers]
+        options.comparisons = []
         options.testLimit = 60
         var evaluate = EvaluationRun(run: run, options: options)
         evaluate.quiet = true
@@ -68,7 +69,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(result.candidates.layer(layer)?.topPositive.first?.feature, feature)
         XCTAssertEqual(result.collection.samples, bundle.manifest.recommended.trainSamples)
         let accuracy = Dictionary(uniqueKeysWithValues: result.variants.map { ($0.variant, $0.metrics.accuracy) })
-        XCTAssertEqual(Set(accuracy.keys), ["baseline", "S", "A", "P"])
+        XCTAssertEqual(Set(accuracy.keys), Set(["baseline", "S", "A", "P"] + ComparisonMethod.allCases.map(\.rawValue)))
         XCTAssertGreaterThanOrEqual(accuracy["A"] ?? 0, (accuracy["baseline"] ?? 1) + 0.10)
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.reportHTML.path))
 

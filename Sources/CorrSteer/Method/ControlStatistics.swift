@@ -41,6 +41,23 @@ public struct ControlStatistics: Equatable, Sendable {
         for (layer, stats) in other.residual { try residual[layer]!.merge(stats) }
     }
 
+    /// Adds one batch of one layer: the feature rows with the batch's permuted rewards (left out for a
+    /// batch of one sample) and the residual rows with the true rewards. Rows are `rewards.count` ×
+    /// width, row-major, per view.
+    public mutating func add(layer: Int, features: (correlation: [Float], coefficient: [Float]),
+                             residual: (correlation: [Float], coefficient: [Float]),
+                             rewards: [Double], batchStart: Int, seed: Int) throws {
+        guard shuffled[layer] != nil, self.residual[layer] != nil else {
+            throw FeatureStatisticsError.shapeMismatch("no control statistics for layer \(layer)")
+        }
+        if let permuted = Self.permutedRewards(rewards, batchStart: batchStart, seed: seed) {
+            try shuffled[layer]!.add(correlationRows: features.correlation, coefficientRows: features.coefficient,
+                                     rewards: permuted)
+        }
+        try self.residual[layer]!.add(correlationRows: residual.correlation, coefficientRows: residual.coefficient,
+                                      rewards: rewards)
+    }
+
     /// The within-batch permutation of `rewards` for the batch whose first sample has index
     /// `batchStart` in the run's train slice: a Sattolo shuffle driven by
     /// `SplitMix64(seed: seed, stream: batchStart)`, so a resumed run permutes every batch the same way.

@@ -74,4 +74,24 @@ enum ReportFormat {
     static func topCandidate(_ layer: LayerCandidates) -> FeatureCandidate? {
         layer.selected ?? (layer.topPositive + layer.topNegative).max { abs($0.correlation) < abs($1.correlation) }
     }
+
+    /// One sentence per compared method present among `variants`: what it controls for.
+    static func comparisonSentences(_ variants: [VariantMetrics]) -> [(String, String)] {
+        variants.compactMap { v in ComparisonMethod(rawValue: v.variant).map { ($0.rawValue, $0.controlsFor) } }
+    }
+
+    static let seedHeaders = ["variant", "accuracy mean ± sd", "Δ mean ± sd", "Δ per seed (pp)"]
+
+    /// The across-seeds table: means and sample standard deviations in percentage points.
+    static func seedRows(_ summary: SeedSummary) -> [[String]] {
+        func pm(_ mean: Double?, _ sd: Double?, signed: Bool) -> String {
+            guard let mean else { return "–" }
+            let m = signed ? signedPoints(mean) : percent(mean)
+            return m + (sd.map { " ± " + percent($0) } ?? "")
+        }
+        return summary.variants.map { row in
+            [row.variant, pm(row.accuracyMean, row.accuracySD, signed: false) + " %", pm(row.deltaMean, row.deltaSD, signed: true) + (row.deltaMean == nil ? "" : " pp"),
+             row.delta.map { $0.map(signedPoints) ?? "–" }.joined(separator: ", ")]
+        }
+    }
 }

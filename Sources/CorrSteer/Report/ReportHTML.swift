@@ -34,7 +34,38 @@ public enum ReportHTML {
                               interval: Interval(lower: v.accuracyInterval.lower * 100, upper: v.accuracyInterval.upper * 100))
             }
             body += "<figure>" + ReportSVG.barChart(bars, title: "Accuracy (%) with 95 % bootstrap interval",
-                                                    valueLabel: { String(format: "%.0f", $0) }, width: 480) + "</figure>\n"
+                                                    valueLabel: { String(format: "%.0f", $0) }, width: max(480, 70 * bars.count)) + "</figure>\n"
+            let compared = input.variants.filter { $0.comparison != nil }
+            if compared.contains(where: { ComparisonMethod(rawValue: $0.variant) != nil }) {
+                let deltas = compared.map { v in
+                    ReportSVG.Bar(label: v.variant, value: v.comparison!.delta * 100,
+                                  tooltip: "\(v.variant): Δ \(ReportFormat.delta(v.comparison!.delta, v.comparison!.deltaInterval))",
+                                  interval: Interval(lower: v.comparison!.deltaInterval.lower * 100, upper: v.comparison!.deltaInterval.upper * 100))
+                }
+                body += "<figure>" + ReportSVG.barChart(deltas, title: "Δ accuracy vs baseline (pp), paired 95 % interval",
+                                                        valueLabel: { String(format: "%.0f", $0) }, width: max(480, 70 * deltas.count)) + "</figure>\n"
+                let sers = compared.map { v in
+                    ReportSVG.Bar(label: v.variant, value: v.comparison!.sideEffectRatio ?? 0,
+                                  tooltip: "\(v.variant): SER \(ReportFormat.ser(v.comparison!.sideEffectRatio)) (NEG \(v.comparison!.negative) / POS \(v.comparison!.positive))",
+                                  interval: nil)
+                }
+                body += "<figure>" + ReportSVG.barChart(sers, title: "Side Effect Ratio NEG / (POS + NEG) (undefined shown as 0)",
+                                                        valueLabel: { String(format: "%.1f", $0) }, width: max(480, 70 * sers.count)) + "</figure>\n"
+                body += "<h3>What each comparison controls for</h3>\n<ul>"
+                    + ReportFormat.comparisonSentences(input.variants).map { "<li><b>\(escape($0.0))</b>: \(escape($0.1))</li>" }.joined()
+                    + "</ul>\n"
+            }
+        }
+
+        if !input.omitted.isEmpty {
+            body += "<p class=\"note\">Not shown: \(escape(input.omitted.joined(separator: ", "))), evaluated earlier on other test items than the current baseline; evaluate them again to include them.</p>\n"
+        }
+
+        if let seeds = input.seeds {
+            body += "<h2>Across \(seeds.controlSeeds.count) seeds</h2>\n"
+            body += "<p class=\"note\">Each seed re-deals the held-out items between validation and test and draws new random controls; "
+                + "the train split and the selected features stay the same. sd is the sample standard deviation over seeds.</p>\n"
+            body += table(headers: ReportFormat.seedHeaders, rows: ReportFormat.seedRows(seeds).map { $0.map(escape) })
         }
 
         if let broken = ReportFormat.brokenSummary(input.variants) {

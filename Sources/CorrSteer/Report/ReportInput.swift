@@ -53,6 +53,10 @@ public struct ReportInput: Sendable {
     public var pValidation: PValidationSummary?
     /// Test accuracy per task category and variant; empty for tasks without categories.
     public var categories: [CategoryAccuracy]
+    /// Every variant over the evaluations of `--seeds` (`eval/seeds.json`); nil after a single evaluation.
+    public var seeds: SeedSummary?
+    /// Variants left out because an earlier evaluation made them on other test items than the baseline's.
+    public var omitted: [String] = []
 
     public init(title: String, facts: [Fact] = [], variants: [VariantMetrics] = [], layers: [LayerCandidates] = [],
                 plans: [Plan] = [], neuronpedia: String? = nil, examples: [Examples] = [],
@@ -82,7 +86,8 @@ public struct ReportInput: Sendable {
 public enum RunReport {
     /// Variant display order: baseline, S, A, P, then the rest by name.
     static func order(_ name: String) -> (Int, String) {
-        let rank = ["baseline": 0, "S": 1, "A": 2, "P": 3][name] ?? 4
+        let comparison = ComparisonMethod.allCases.firstIndex { $0.rawValue == name }.map { 4 + $0 }
+        let rank = ["baseline": 0, "S": 1, "A": 2, "P": 3][name] ?? comparison ?? 4 + ComparisonMethod.allCases.count
         return (rank, name)
     }
 
@@ -129,9 +134,14 @@ public enum RunReport {
         let baselinePredictions: [PredictionRecord]? = fileManager.fileExists(atPath: run.predictions(variant: "baseline").path)
             ? try PredictionsFile.read(from: run.predictions(variant: "baseline")) : nil
         var allPredictions: [String: [PredictionRecord]] = [:]
+        let baselineIDs = baselinePredictions.map { Set($0.map(\.id)) }
         for name in variantNames {
             let predictionsURL = run.predictions(variant: name)
             let predictions = fileManager.fileExists(atPath: predictionsURL.path) ? try PredictionsFile.read(from: predictionsURL) : nil
+            if name != "baseline", let predictions, let baselineIDs, Set(predictions.map(\.id)) != baselineIDs {
+                input.omitted.append(name)
+                continue
+            }
             allPredictions[name] = predictions
             if fileManager.fileExists(atPath: run.metrics(variant: name).path) {
                 input.variants.append(try VariantMetrics.load(from: run.metrics(variant: name)))
@@ -151,6 +161,8 @@ public enum RunReport {
             let kept = Set(input.plans.first { $0.name == "P" }?.choices.map(\.layer) ?? [])
             input.pValidation = try PValidationSummary.load(from: validationURL, keptLayers: kept)
         }
+        let seedsURL = run.evalDirectory.appendingPathComponent("seeds.json")
+        if fileManager.fileExists(atPath: seedsURL.path) { input.seeds = try SeedSummary.load(from: seedsURL) }
         if !allPredictions.isEmpty {
             let categories = testCategories(run)
             if !categories.isEmpty { input.categories = CategoryAccuracy.group(predictions: allPredictions, categoryOf: categories) }

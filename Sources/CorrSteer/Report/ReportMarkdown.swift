@@ -22,6 +22,23 @@ public enum ReportMarkdown {
             let notes = input.variants.flatMap { v in v.notes.map { "\(v.variant): \($0)" } }
             for note in notes { out += "- \(inline(note))\n" }
             if !notes.isEmpty { out += "\n" }
+            let sentences = ReportFormat.comparisonSentences(input.variants)
+            if !sentences.isEmpty {
+                out += "What each comparison controls for:\n\n"
+                for (name, sentence) in sentences { out += "- **\(inline(name))**: \(inline(sentence))\n" }
+                out += "\n"
+            }
+        }
+
+        if !input.omitted.isEmpty {
+            out += "Not shown: \(input.omitted.map(inline).joined(separator: ", ")), evaluated earlier on other test items than the current baseline; evaluate them again to include them.\n\n"
+        }
+
+        if let seeds = input.seeds {
+            out += "## Across \(seeds.controlSeeds.count) seeds\n\n"
+            out += "Each seed re-deals the held-out items between validation and test and draws new random controls; "
+                + "the train split and the selected features stay the same. sd is the sample standard deviation over seeds.\n\n"
+            out += table(headers: ReportFormat.seedHeaders, rows: ReportFormat.seedRows(seeds))
         }
 
         if let broken = ReportFormat.brokenSummary(input.variants) {

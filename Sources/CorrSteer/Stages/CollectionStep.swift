@@ -47,24 +47,15 @@ public struct CollectionStep {
         let rewards = try score(outputs)
         let rows = collector.finish(stoppedOnEOS: outputs.map(stoppedOnEOS),
                                     correlationPool: correlationPool, coefficientPool: coefficientPool)
-        let permuted = readsResiduals ? ControlStatistics.permutedRewards(rewards, batchStart: batchStart, seed: seed) : nil
-        for (source, layerRows) in zip(sources, rows) {
+        for (index, (source, layerRows)) in zip(sources, rows).enumerated() {
             guard statistics[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
             try statistics[source.layer]!.add(
                 correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: rewards)
-            if let permuted {
-                guard controls!.shuffled[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
-                try controls!.shuffled[source.layer]!.add(
-                    correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: permuted)
+            if readsResiduals {
+                try controls!.add(layer: source.layer, features: layerRows, residual: rows[sources.count + index],
+                                  rewards: rewards, batchStart: batchStart, seed: seed)
             }
             pooled(source.layer, layerRows.correlation)
-        }
-        if readsResiduals {
-            for (source, layerRows) in zip(residualSources, rows.dropFirst(sources.count)) {
-                guard controls!.residual[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
-                try controls!.residual[source.layer]!.add(
-                    correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: rewards)
-            }
         }
         return (outputs, rewards)
     }

@@ -27,6 +27,9 @@ public struct EvaluationOptions: Codable, Equatable, Sendable {
     public var instruction: String?
     /// Seed of the random controls (random features and directions).
     public var controlSeed: UInt64 = 0
+    /// Evaluations over different seeds (`--seeds`): seed k > 0 re-deals the held-out items between
+    /// validation and test and draws new random controls; `eval/seeds.json` summarises them.
+    public var seeds = 1
 
     public init() {}
 
@@ -36,7 +39,7 @@ public struct EvaluationOptions: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case strategies, positions, bootstrap, comparisons = "compare", instruction
         case scaleSweep = "scale_sweep"
-        case controlSeed = "control_seed"
+        case controlSeed = "control_seed", seeds
         case validationLimit = "validation_limit"
         case testLimit = "test_limit"
         case constrainOptions = "constrain_options"
@@ -53,6 +56,8 @@ public struct EvaluationRun {
     public var run: RunDirectory
     public var options: EvaluationOptions
     public var quiet = false
+    /// Which of the `--seeds` evaluations this is (0: the run's own splits, files directly in `eval/`).
+    private var seedIndex = 0
 
     public init(run: RunDirectory, options: EvaluationOptions = EvaluationOptions()) {
         self.run = run
@@ -92,7 +97,34 @@ public struct EvaluationRun {
                                   reverseRewards: manifest.configuration.reverseRewards, quiet: quiet)
         let common = EvaluationKey(options: options, stopTokenIDs: stops.sorted(),
                                    reverseRewards: manifest.configuration.reverseRewards)
+        guard options.seeds >= 1, options.seeds <= 1000 else {
+            throw RunError.invalidOption("seeds must be between 1 and 1000, got \(options.seeds)")
+        }
+        var perSeed: [[VariantResult]] = []
+        for k in 0 ..< options.seeds {
+            var evaluation = self
+            evaluation.seedIndex = k
+            let splits = k == 0 ? task.splits : SeedSummary.redealHeldOut(task.splits, seed: options.controlSeed &+ UInt64(k))
+            perSeed.append(try evaluation.evaluate(splits: splits, manifest: manifest, candidates: candidates,
+                                                   predictor: predictor, common: common))
+        }
+        let summaryURL = run.evalDirectory.appendingPathComponent("seeds.json")
+        if options.seeds > 1 {
+            try RunFileCoding.write(SeedSummary(perSeed.map { $0.map(\.metrics) },
+                                                controlSeeds: (0 ..< options.seeds).map { options.controlSeed &+ UInt64($0) }),
+                                    to: summaryURL)
+        } else {
+            // A summary of an earlier multi-seed evaluation no longer describes eval/.
+            try? FileManager.default.removeItem(at: summaryURL)
+        }
+        return perSeed[0]
+    }
 
+    /// One evaluation on `splits`, written under `evalRoot`.
+    private func evaluate(splits: TaskSplits, manifest: RunManifest, candidates: FeatureCandidates,
+                          predictor: Predictor, common: EvaluationKey) throws -> [VariantResult] {
+        var task = predictor.task
+        task.splits = splits
         let baseline = try predictor.predict(task.splits.test, plan: nil, label: "baseline",
                                              partial: try partial("baseline", key: common.forVariant("baseline")))
         var results = [try finish(variant: "baseline", predictions: baseline, baseline: nil,
@@ -124,7 +156,7 @@ public struct EvaluationRun {
             let comparisons = ComparisonSetup(run: run, manifest: manifest, candidates: candidates, rows: rows,
                                               reference: try corrSteerPlan(.allLayers, scale: scale, candidates: candidates, manifest: manifest, rows: rows),
                                               scale: scale, decoderBiasMode: decoderBiasMode(candidates, manifest),
-                                              seed: options.controlSeed)
+                                              seed: options.controlSeed &+ UInt64(seedIndex))
             for method in options.comparisons {
                 var examples = task.splits.test
                 var plan: SteeringPlan?
@@ -147,13 +179,13 @@ public struct EvaluationRun {
                     fingerprint = try plan!.fingerprint()
                 }
                 if let plan {
-                    try plan.save(to: run.evalDirectory.appendingPathComponent(method.rawValue).appendingPathComponent("plan.json"))
+                    try plan.save(to: evalRoot.appendingPathComponent(method.rawValue).appendingPathComponent("plan.json"))
                 }
                 let key = common.forVariant(method.rawValue, steered: plan != nil, plan: fingerprint)
                 let predictions = try predictor.predict(examples, plan: plan, label: method.rawValue,
                                                         partial: try partial(method.rawValue, key: key))
                 results.append(try finish(variant: method.rawValue, predictions: predictions, baseline: baseline,
-                                          reversed: manifest.configuration.reverseRewards, notes: [method.controlsFor]))
+                                          reversed: manifest.configuration.reverseRewards))
             }
         }
         return results
@@ -187,7 +219,7 @@ public struct EvaluationRun {
         guard !validation.isEmpty else {
             throw RunError.noSamples("a scale sweep needs a validation split, and task '\(manifest.configuration.task)' has none")
         }
-        let url = run.evalDirectory.appendingPathComponent("sweeps").appendingPathComponent("\(name).json")
+        let url = evalRoot.appendingPathComponent("sweeps").appendingPathComponent("\(name).json")
         var key = common.forVariant("\(name) sweep", steered: true, plan: try plan(1).fingerprint())
         key.validationLimit = options.validationLimit
         var ledger = SweepLedger(key: key)
@@ -208,12 +240,18 @@ public struct EvaluationRun {
         return best
     }
 
+    /// `eval/`, or `eval/seeds/K/` for the K-th of several seeds.
+    private var evalRoot: URL {
+        seedIndex == 0 ? run.evalDirectory
+            : run.evalDirectory.appendingPathComponent("seeds").appendingPathComponent("\(seedIndex)")
+    }
+
     private func partialURL(_ variant: String) -> URL {
-        run.evalDirectory.appendingPathComponent(variant).appendingPathComponent("predictions.partial.jsonl")
+        evalRoot.appendingPathComponent(variant).appendingPathComponent("predictions.partial.jsonl")
     }
 
     private func keyURL(_ variant: String) -> URL {
-        run.evalDirectory.appendingPathComponent(variant).appendingPathComponent("evaluation.json")
+        evalRoot.appendingPathComponent(variant).appendingPathComponent("evaluation.json")
     }
 
     /// The partial-predictions file of `variant`, made safe to continue: interrupted predictions are kept
@@ -239,16 +277,15 @@ public struct EvaluationRun {
     }
 
     private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?,
-                        reversed: Bool, notes: [String] = []) throws -> VariantResult {
-        try PredictionsFile.write(predictions, to: run.predictions(variant: variant))
+                        reversed: Bool) throws -> VariantResult {
+        try PredictionsFile.write(predictions, to: evalRoot.appendingPathComponent(variant).appendingPathComponent("predictions.jsonl"))
         try? FileManager.default.removeItem(at: partialURL(variant))
         var metrics = try VariantMetrics.compute(variant: variant, predictions: predictions, baseline: baseline,
                                                  bootstrap: options.bootstrap)
-        metrics.notes += notes
         if reversed {
             metrics.notes.append("rewards reversed (--reverse): every reward, accuracy, SER and McNemar count uses 1 − the task's score")
         }
-        try metrics.save(to: run.metrics(variant: variant))
+        try metrics.save(to: evalRoot.appendingPathComponent(variant).appendingPathComponent("metrics.json"))
         return VariantResult(variant: variant, metrics: metrics)
     }
 
@@ -291,7 +328,7 @@ public struct EvaluationRun {
                                    model: all.model, sae: all.sae, choices: choices, decoderBiasMode: mode,
                                    decoderRows: rows.rows, decoderBias: rows.bias)
         }
-        let ledgerURL = run.evalDirectory.appendingPathComponent("P").appendingPathComponent("validation.json")
+        let ledgerURL = evalRoot.appendingPathComponent("P").appendingPathComponent("validation.json")
         var key = common.forVariant("P validation", steered: true, plan: try all.fingerprint())
         key.validationLimit = options.validationLimit
         key.decoderBias = mode
@@ -319,7 +356,8 @@ public struct EvaluationRun {
             try RunFileCoding.write(ledger, to: ledgerURL)
         }
         let pruned = try plan("P", choices.filter { (ledger.layers["\($0.layer)"] ?? 0) > baseline })
-        try pruned.save(to: run.plan("P"))
+        // Only the run's own evaluation owns plans/P.json; other seeds keep their P beside their results.
+        try pruned.save(to: seedIndex == 0 ? run.plan("P") : evalRoot.appendingPathComponent("P").appendingPathComponent("plan.json"))
         return pruned
     }
 }
