@@ -10,8 +10,15 @@ public struct RunPlan: Equatable, Sendable {
     public var trainSamples: Int
     /// Layers with a feature source; nil when unknown until the model loads (`--raw` without `--layers`).
     public var layers: Int?
-    /// Validation samples CorrSteer-P generates per layer and for its baseline (0 without P).
+    /// Validation samples CorrSteer-P generates per layer and for its baseline, and each scale of a
+    /// sweep (0 when nothing validates).
     public var validationSamples: Int
+    /// Scales tried on validation: CorrSteer's `--scale-sweep` plus DiffMean's sweep.
+    public var sweepScales = 0
+    /// Whether P validates every layer.
+    public var validatesLayers = false
+    /// Evaluations (`--seeds`).
+    public var seeds = 1
     /// Test samples each variant generates.
     public var testSamples: Int
     /// baseline, then the strategies.
@@ -30,33 +37,38 @@ public struct RunPlan: Equatable, Sendable {
             layers = (try? SAESet.discover(path: URL(fileURLWithPath: sae)))?.count
         }
         let pruned = evaluation.strategies.contains(.pruned)
-        return RunPlan(trainSamples: train, layers: layers,
-                       validationSamples: pruned ? task.splits.validation.count : 0,
-                       testSamples: task.splits.test.count,
-                       variants: ["baseline"] + evaluation.strategies.map(\.rawValue),
-                       maxNewTokens: collection.maxNewTokens ?? task.descriptor.maxNewTokens)
+        let sweeps = (evaluation.scaleSweep?.count ?? 0)
+            + (evaluation.comparisons.contains(.diffMean) ? (evaluation.scaleSweep ?? EvaluationOptions.defaultSweep).count : 0)
+        var plan = RunPlan(trainSamples: train, layers: layers,
+                           validationSamples: pruned || sweeps > 0 ? task.splits.validation.count : 0,
+                           testSamples: task.splits.test.count,
+                           variants: ["baseline"] + evaluation.strategies.map(\.rawValue) + evaluation.comparisons.map(\.rawValue),
+                           maxNewTokens: collection.maxNewTokens ?? task.descriptor.maxNewTokens)
+        plan.sweepScales = sweeps
+        plan.validatesLayers = pruned
+        plan.seeds = evaluation.seeds
+        return plan
     }
 
     /// Generations in total; nil when the layer count is unknown and P validates.
     public var generations: Int? {
-        let validation: Int
-        if validationSamples == 0 {
-            validation = 0
-        } else if let layers {
-            validation = (layers + 1) * validationSamples
-        } else {
-            return nil
+        var passes = sweepScales
+        if validatesLayers {
+            guard let layers else { return nil }
+            passes += layers + 1
         }
-        return trainSamples + validation + variants.count * testSamples
+        return trainSamples + seeds * (passes * validationSamples + variants.count * testSamples)
     }
 
     /// One line for stderr before the run starts.
     public var summary: String {
         var parts = ["collect \(Self.count(trainSamples))"]
-        if validationSamples > 0 {
+        if validatesLayers {
             parts.append("P validation (\(layers.map { "\($0) layers" } ?? "every layer") + baseline) × \(Self.count(validationSamples))")
         }
+        if sweepScales > 0 { parts.append("scale sweeps \(sweepScales) × \(Self.count(validationSamples))") }
         parts.append("test \(variants.count) variants (\(variants.joined(separator: ", "))) × \(Self.count(testSamples))")
+        if seeds > 1 { parts.append("evaluation × \(seeds) seeds") }
         let total = generations.map { " = \(Self.count($0)) generations" } ?? " generations"
         return "plan: " + parts.joined(separator: ", ") + total + " of up to \(maxNewTokens) new token\(maxNewTokens == 1 ? "" : "s")"
             + "; shorten with --samples, --test-limit, --val-limit, --strategies S,A, --layers"
