@@ -103,6 +103,9 @@ public final class LanguageModel: @unchecked Sendable {
     }
 
     /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
+    /// Bytes of the model's weight matrices, resident or mapped: what a memory plan must leave room for.
+    public var weightByteCount: Int { weights.matrixByteCount }
+
     public func forward(tokens: [[Int]], hooks: [ResidualHook] = [], logits: LogitPositions = .lastPosition) throws -> [Tensor] {
         try Generator(model: self).forward(tokens: tokens, hooks: hooks, logits: logits)
     }

@@ -112,3 +112,14 @@ struct CheckpointNaming {
         return canonical
     }
 }
+
+extension ModelWeights {
+    /// Bytes of the weight matrices (the vectors are negligible); a tied head is counted once.
+    var matrixByteCount: Int {
+        let layerBytes = layers.reduce(0) { total, l in
+            total + [l.query, l.key, l.value, l.output, l.gate, l.up, l.down].reduce(0) { $0 + $1.byteCount }
+        }
+        let head = self.head.rawPointer == embedding.rawPointer ? 0 : self.head.byteCount
+        return embedding.byteCount + layerBytes + head
+    }
+}

@@ -28,6 +28,7 @@ struct CollectCommand: ParsableCommand {
     var resume = false
 
     @OptionGroup var precision: PrecisionOption
+    @OptionGroup var memory: MemoryPlanOption
     @OptionGroup var output: QuietOption
 
     @Option(name: .customLong("dump-pooled"), help: ArgumentHelp("Also write every sample's pooled activations and reward to this safetensors file, for checking the statistics with numpy (grows with the samples: for small runs; format in docs/run-directory.md)."))
@@ -41,6 +42,8 @@ struct CollectCommand: ParsableCommand {
         stage.resume = resume
         stage.quiet = output.quiet
         stage.dumpPooled = dumpPooled.map { URL(fileURLWithPath: $0) }
+        stage.memoryPlan = memory.memoryPlan
+        stage.onMemoryPlan = { output.note($0.summary) }
         let summary = try stage.execute()
         // Warnings say the statistics may be meaningless, so --quiet does not silence them.
         for warning in summary.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorrSteer
 import Foundation
 
 /// `-q/--quiet`, accepted by every command so that scripts can pass it uniformly.
@@ -11,6 +12,14 @@ struct QuietOption: ParsableArguments {
         guard !quiet else { return }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
+}
+
+extension CollectionMemoryPlan.Request: ExpressibleByArgument {}
+
+/// `--memory-plan`: how a collection holds its SAE encoders (collect, run).
+struct MemoryPlanOption: ParsableArguments {
+    @Option(name: .customLong("memory-plan"), help: "How to hold the SAE encoders: auto (resident when model + encoders fit in memory, else streamed), resident, or streamed (one encoder at a time, after each batch). The statistics are the same.")
+    var memoryPlan: CollectionMemoryPlan.Request = .auto
 }
 
 /// Pieces of help text shared by several commands.

@@ -28,6 +28,7 @@ struct RunCommand: ParsableCommand {
     var resume = false
 
     @OptionGroup var precision: PrecisionOption
+    @OptionGroup var memory: MemoryPlanOption
     @OptionGroup var output: QuietOption
 
     @Flag(help: "Print the results as one JSON object on stdout (schema in docs/run-directory.md).")
@@ -42,6 +43,8 @@ struct RunCommand: ParsableCommand {
             decoderBias: selection.decode, evaluation: try evaluation.options())
         pipeline.resume = resume
         pipeline.quiet = quiet
+        pipeline.memoryPlan = memory.memoryPlan
+        pipeline.onMemoryPlan = { output.note($0.summary) }
         if !quiet, !resume, let plan = try? RunPlan.estimate(collection: pipeline.collection, evaluation: pipeline.evaluation) {
             output.note(plan.summary)
         }

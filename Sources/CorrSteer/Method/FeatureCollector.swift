@@ -6,15 +6,21 @@ public struct FeatureSource {
     public let layer: Int
     public let site: HookSite
     public let width: Int
-    /// Encodes `count` rows of the model's hidden size into `count` rows of `width` features.
-    public let encode: (_ rows: UnsafePointer<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) -> Void
+    /// Encodes `count` rows of the model's hidden size into `count` rows of `width` features. A streamed
+    /// source opens its SAE's files in the call, which can fail.
+    public let encode: (_ rows: UnsafePointer<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) throws -> Void
+
+    /// Called when a deferred batch is done with this source: a streamed source closes its SAE.
+    public let release: () -> Void
 
     public init(layer: Int, site: HookSite, width: Int,
-                encode: @escaping (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) {
+                encode: @escaping (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) throws -> Void,
+                release: @escaping () -> Void = {}) {
         self.layer = layer
         self.site = site
         self.width = width
         self.encode = encode
+        self.release = release
     }
 
     /// The residual stream itself (`--raw`).
@@ -27,6 +33,11 @@ public struct FeatureSource {
 
 /// The capture hook of a collection batch: at every requested site it encodes all rows of a forward
 /// pass in one call per layer and pools them per sample (method §3).
+///
+/// With `deferEncoding` it only copies the rows while the model generates, and `encodeDeferred` encodes
+/// them after the batch, one source at a time, so that a streamed memory plan needs one SAE's encoder in
+/// memory at a time instead of every layer's at every decode step. The rows are replayed in the order
+/// they were observed and the matrix products are row-independent, so both ways give the same bits.
 final class FeatureCollector: ResidualHook {
     let requests: [HookSite: HookPositions]
     private let sourcesBySite: [HookSite: [Int]]
@@ -35,9 +46,18 @@ final class FeatureCollector: ResidualHook {
     private let positions: PositionMode
     private var pools: [FeaturePooling]
     private var scratch: [Float] = []
+    private let deferEncoding: Bool
+    /// Deferred mode: each site's rows (hidden-size wide) and their tags, in observation order.
+    private var captured: [HookSite: (rows: [Float], tags: [RowTag])] = [:]
+    /// The first encoding failure (the hook cannot throw); `CollectionStep` rethrows it.
+    private(set) var failure: Error?
+
+    /// Rows encoded per call in deferred mode: bounds the codes buffer to this many rows × width.
+    static let deferredChunk = 512
 
     init(sources: [FeatureSource], promptLengths: [Int], positions: PositionMode,
-         singlePosition: Bool, pooling: Set<Pooling>) {
+         singlePosition: Bool, pooling: Set<Pooling>, deferEncoding: Bool = false) {
+        self.deferEncoding = deferEncoding
         self.sources = sources
         self.promptLengths = promptLengths
         self.positions = positions
@@ -53,22 +73,57 @@ final class FeatureCollector: ResidualHook {
     }
 
     func observe(site: HookSite, rows: UnsafePointer<Float>, count: Int, width: Int, tags: [RowTag]) {
-        guard let indices = sourcesBySite[site], count > 0 else { return }
+        guard let indices = sourcesBySite[site], count > 0, failure == nil else { return }
+        if deferEncoding {
+            captured[site, default: ([], [])].rows.append(contentsOf: UnsafeBufferPointer(start: rows, count: count * width))
+            captured[site]!.tags += tags
+            return
+        }
         for index in indices {
-            let source = sources[index]
-            let needed = count * source.width
-            if scratch.count < needed { scratch = [Float](repeating: 0, count: needed) }
-            scratch.withUnsafeMutableBufferPointer { out in
-                let z = out.baseAddress!
-                source.encode(rows, count, z)
-                for (r, tag) in tags.enumerated() {
-                    let row = UnsafePointer(z + r * source.width)
-                    let isGenerationRow = tag.step > 0 || tag.position == promptLengths[tag.sequence] - 1
-                    if isGenerationRow {
-                        pools[index].observeGenerationRow(row, sequence: tag.sequence, step: tag.step)
-                    } else {
-                        pools[index].observePromptRow(row, sequence: tag.sequence)
+            do {
+                try encodeAndPool(index, rows: rows, tags: tags[...])
+            } catch {
+                failure = error
+                return
+            }
+        }
+    }
+
+    /// Deferred mode: encodes every captured row, source by source, and pools them.
+    func encodeDeferred() throws {
+        if let failure { throw failure }
+        for (site, batch) in captured {
+            for index in sourcesBySite[site] ?? [] {
+                let width = batch.rows.count / max(batch.tags.count, 1)
+                var start = 0
+                while start < batch.tags.count {
+                    let end = min(start + Self.deferredChunk, batch.tags.count)
+                    try batch.rows.withUnsafeBufferPointer { all in
+                        try encodeAndPool(index, rows: all.baseAddress! + start * width, tags: batch.tags[start ..< end])
                     }
+                    start = end
+                }
+                sources[index].release()
+            }
+        }
+        captured = [:]
+    }
+
+    private func encodeAndPool(_ index: Int, rows: UnsafePointer<Float>, tags: ArraySlice<RowTag>) throws {
+        let source = sources[index]
+        let count = tags.count
+        let needed = count * source.width
+        if scratch.count < needed { scratch = [Float](repeating: 0, count: needed) }
+        try scratch.withUnsafeMutableBufferPointer { out in
+            let z = out.baseAddress!
+            try source.encode(rows, count, z)
+            for (r, tag) in tags.enumerated() {
+                let row = UnsafePointer(z + r * source.width)
+                let isGenerationRow = tag.step > 0 || tag.position == promptLengths[tag.sequence] - 1
+                if isGenerationRow {
+                    pools[index].observeGenerationRow(row, sequence: tag.sequence, step: tag.step)
+                } else {
+                    pools[index].observePromptRow(row, sequence: tag.sequence)
                 }
             }
         }

@@ -93,6 +93,8 @@ public struct RunManifest: Codable, Sendable {
     public var samplesPerSecond: Double?
     /// Runs this one was merged from.
     public var mergedFrom: [String]?
+    /// How the collection held its SAE encoders (nil for `--raw` and older runs).
+    public var memoryPlan: CollectionMemoryPlan?
 
     enum CodingKeys: String, CodingKey {
         case version, created, configuration, model, task, layers, samples, compute
@@ -100,6 +102,7 @@ public struct RunManifest: Codable, Sendable {
         case collectionSeconds = "collection_seconds"
         case samplesPerSecond = "samples_per_second"
         case mergedFrom = "merged_from"
+        case memoryPlan = "memory_plan"
     }
 
     public static func load(from run: RunDirectory) throws -> RunManifest {

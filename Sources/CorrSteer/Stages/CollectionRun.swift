@@ -13,6 +13,10 @@ public struct CollectionRun {
     public var quiet = false
     /// Debug: also write every sample's pooled activations (grows with N; for checks on tiny models).
     public var dumpPooled: URL?
+    /// How to hold the SAE encoders (`--memory-plan`); the choice does not change the statistics.
+    public var memoryPlan: CollectionMemoryPlan.Request = .auto
+    /// Called with the chosen memory plan before the first batch (the CLI prints it).
+    public var onMemoryPlan: (CollectionMemoryPlan) -> Void = { _ in }
 
     public init(configuration: CollectionConfiguration, run: RunDirectory) {
         self.configuration = configuration
@@ -57,7 +61,12 @@ public struct CollectionRun {
 
         let context = try context ?? ModelContext.load(configuration.model)
         let task = try TaskSetup.load(configuration)
-        let resolved = try FeatureSources.resolve(configuration: configuration, model: context.model)
+        // Rows a batch captures per layer: the generation positions, plus (with --positions all) a bound
+        // on the prompt's.
+        let rowsPerSample = task.descriptor.maxNewTokens + 1 + (configuration.positions == .all ? 512 : 0)
+        let resolved = try FeatureSources.resolve(configuration: configuration, model: context.model, memory: memoryPlan,
+                                                  capturedRowsPerBatch: configuration.batchSize * rowsPerSample)
+        if let plan = resolved.memoryPlan { onMemoryPlan(plan) }
         var train = task.splits.train
         if let shard = configuration.shard { train = Array(train[shard.range(of: train.count)]) }
         guard !train.isEmpty else {
@@ -65,7 +74,7 @@ public struct CollectionRun {
         }
 
         let stopTokenIDs = context.stopTokenIDs(configuration.reference)
-        let manifest = RunManifest(
+        var manifest = RunManifest(
             created: RunManifest.timestamp(), configuration: configuration,
             model: .init(path: context.directory.path, modelType: context.model.config.architecture.rawValue,
                          layers: context.model.config.layerCount, hiddenSize: context.model.config.hiddenSize,
@@ -79,6 +88,7 @@ public struct CollectionRun {
                       neuronpedia: resolved.neuronpediaIDs[$0.layer])
             },
             samples: train.count)
+        manifest.memoryPlan = resolved.memoryPlan
         if let storedManifest {
             // The checkpoint was checked against the stored manifest; the sources resolved now must be the same.
             guard storedManifest.layers.map(\.layer) == manifest.layers.map(\.layer),
@@ -128,7 +138,7 @@ public struct CollectionRun {
             sources: resolved.sources, positions: configuration.positions,
             singlePosition: task.descriptor.poolsSinglePosition,
             correlationPool: configuration.pool, coefficientPool: configuration.steerPool,
-            hiddenSize: context.model.config.hiddenSize)
+            hiddenSize: context.model.config.hiddenSize, defersEncoding: resolved.memoryPlan?.residency == .streamed)
         // Checkpoints fall on batch boundaries so a resumed run forms exactly the same batches.
         let batch = configuration.batchSize
         let checkpointEvery = (configuration.checkpointEvery + batch - 1) / batch * batch

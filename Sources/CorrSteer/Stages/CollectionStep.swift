@@ -12,12 +12,15 @@ public struct CollectionStep {
     public let coefficientPool: Pooling
     /// The residual stream at each source's site, read for the DiffMean control (empty: no controls).
     public let residualSources: [FeatureSource]
+    /// Encode after generation, one source at a time (the streamed memory plan; see `FeatureCollector`).
+    public let defersEncoding: Bool
 
     /// `hiddenSize` turns on the control statistics (`ControlStatistics`): the step then also pools the
     /// residual rows at every site.
     public init(sources: [FeatureSource], positions: PositionMode, singlePosition: Bool,
-                correlationPool: Pooling, coefficientPool: Pooling, hiddenSize: Int? = nil) {
+                correlationPool: Pooling, coefficientPool: Pooling, hiddenSize: Int? = nil, defersEncoding: Bool = false) {
         self.sources = sources
+        self.defersEncoding = defersEncoding
         residualSources = hiddenSize.map { d in sources.map { .residual(layer: $0.layer, site: $0.site, hiddenSize: d) } } ?? []
         self.positions = positions
         self.singlePosition = singlePosition
@@ -42,8 +45,11 @@ public struct CollectionStep {
         let readsResiduals = controls != nil && !residualSources.isEmpty
         let collector = FeatureCollector(
             sources: readsResiduals ? sources + residualSources : sources, promptLengths: promptLengths,
-            positions: positions, singlePosition: singlePosition, pooling: [correlationPool, coefficientPool])
+            positions: positions, singlePosition: singlePosition, pooling: [correlationPool, coefficientPool],
+            deferEncoding: defersEncoding)
         let outputs = try generate([collector])
+        if let failure = collector.failure { throw failure }
+        if defersEncoding { try collector.encodeDeferred() }
         let rewards = try score(outputs)
         let rows = collector.finish(stoppedOnEOS: outputs.map(stoppedOnEOS),
                                     correlationPool: correlationPool, coefficientPool: coefficientPool)

@@ -14,6 +14,9 @@ public struct Pipeline {
     public var quiet = false
     /// Called once the features are selected, before evaluation starts (the CLI lists them).
     public var onSelection: (FeatureCandidates) -> Void = { _ in }
+    /// How the collection holds its SAE encoders, and who hears the choice.
+    public var memoryPlan: CollectionMemoryPlan.Request = .auto
+    public var onMemoryPlan: (CollectionMemoryPlan) -> Void = { _ in }
 
     public init(run: RunDirectory, collection: CollectionConfiguration, selection: SelectionOptions = SelectionOptions(),
                 decoderBias: Bool = false, evaluation: EvaluationOptions = EvaluationOptions()) {
@@ -41,6 +44,8 @@ public struct Pipeline {
         var collect = CollectionRun(configuration: collection, run: run)
         collect.resume = resume
         collect.quiet = quiet
+        collect.memoryPlan = memoryPlan
+        collect.onMemoryPlan = onMemoryPlan
         let summary = try collect.execute(context: context)
 
         var select = SelectionRun(run: run, options: selection)

@@ -73,7 +73,7 @@ struct DecoderRowSource {
                     return row
                 }
             }
-            return try cache.sae(path: path, layer: layer, options: FeatureSources.loadOptions(manifest.configuration)).decoderRows(features)
+            return try cache.decoderRows(path: path, layer: layer, features: features, options: FeatureSources.loadOptions(manifest.configuration))
         }
     }
 
@@ -82,19 +82,35 @@ struct DecoderRowSource {
             guard let path = manifest.layers.first(where: { $0.layer == layer })?.sae else {
                 return [Float](repeating: 0, count: manifest.model.hiddenSize)
             }
-            return try cache.sae(path: path, layer: layer, options: FeatureSources.loadOptions(manifest.configuration)).decoderBias
+            return try cache.decoderBias(path: path, layer: layer, options: FeatureSources.loadOptions(manifest.configuration))
         }
     }
 }
 
-/// SAEs opened for their decoders, once each.
+/// Decoder rows and biases read from SAE files, kept by (file, feature). Only the rows asked for stay in
+/// memory: each SAE is opened encoder-only (its decoder is read row by row from the file) and closed
+/// again, so building plans for a model with 32 large SAEs never holds their weights together.
 final class SAECache {
-    private var loaded: [String: SparseAutoencoder] = [:]
+    private var rows: [String: [Int: [Float]]] = [:]
+    private var biases: [String: [Float]] = [:]
 
-    func sae(path: String, layer: Int, options: SAELoadOptions) throws -> SparseAutoencoder {
-        if let sae = loaded[path] { return sae }
-        let sae = try SparseAutoencoder.load(path: URL(fileURLWithPath: path), layer: layer, options: options)
-        loaded[path] = sae
-        return sae
+    func decoderRows(path: String, layer: Int, features: [Int], options: SAELoadOptions) throws -> [[Float]] {
+        let missing = features.filter { rows[path]?[$0] == nil }
+        if !missing.isEmpty {
+            let sae = try open(path: path, layer: layer, options: options)
+            for (feature, row) in zip(missing, try sae.decoderRows(missing)) { rows[path, default: [:]][feature] = row }
+        }
+        return features.map { rows[path]![$0]! }
+    }
+
+    func decoderBias(path: String, layer: Int, options: SAELoadOptions) throws -> [Float] {
+        if let bias = biases[path] { return bias }
+        let bias = try open(path: path, layer: layer, options: options).decoderBias
+        biases[path] = bias
+        return bias
+    }
+
+    private func open(path: String, layer: Int, options: SAELoadOptions) throws -> SparseAutoencoder {
+        try SparseAutoencoder.load(path: URL(fileURLWithPath: path), layer: layer, encoderOnly: true, options: options)
     }
 }
