@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
         .target(name: "Tasks", dependencies: ["InputQuoting"], swiftSettings: parserFlags),
         .target(name: "CorrSteer", dependencies: ["InputQuoting", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
-        .target(name: "Benchmarks", dependencies: ["CKernels", "CorrSteer", "LanguageModels", "Tensors"], swiftSettings: swiftFlags),
+        .target(name: "Benchmarks", dependencies: ["CKernels", "CorrSteer", "LanguageModels", "Tensors", "WeightFiles"], swiftSettings: swiftFlags),
         .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
         // Fuzzing harness (scripts/fuzz/README.md). The CLI fuzzer runs the built `corrsteer` binary and
         // links only zlib (CRCs, re-deflating npz members); the parsers' entry point links the parsers.

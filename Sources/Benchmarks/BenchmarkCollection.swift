@@ -3,6 +3,7 @@ import Foundation
 import CorrSteer
 import LanguageModels
 import Tensors
+import WeightFiles
 
 /// What `corrsteer bench collect` measures: a CorrSteer collection (method §3–4) on MMLU-length
 /// prompts with random JumpReLU SAEs of the real shapes, everything built in memory.
@@ -20,6 +21,11 @@ public struct CollectBenchmarkOptions: Sendable {
     public var seed: UInt64
     /// The machine's ceilings to state the figure against (nil: figures only).
     public var ceilings: MachineCeilings?
+    /// How the SAE encoders are held, chosen as the product chooses (`CollectionMemoryPlan`). A streamed
+    /// plan writes each random encoder to a file in `scratchDirectory` and maps it once per batch, as the
+    /// product maps a real SAE file.
+    public var memoryPlan: CollectionMemoryPlan.Request = .auto
+    public var scratchDirectory: URL = FileManager.default.temporaryDirectory
 
     public init(shape: BenchmarkShape = .gemma2_2b, samples: Int = 64, batchSize: Int = 8, layers: Int? = nil,
                 saeWidth: Int = 16_384, activeFeatures: Int = 80, maxNewTokens: Int = 1,
@@ -77,6 +83,7 @@ public struct CollectBenchmarkResult: Codable, Sendable {
     /// The loop's model and SAE arithmetic per second against the compute peak (absent without ceilings).
     public var shareOfCeiling: CeilingShare?
     public var ceilings: MachineCeilings?
+    public var memoryPlan: CollectionMemoryPlan?
 }
 
 public enum CollectBenchmark {
@@ -103,12 +110,31 @@ public enum CollectBenchmark {
         let prompts = lengths.map { n in [bos] + (1..<n).map { _ in rng.int(in: 3...(config.vocabularySize - 1)) } }
         let stops = Set(config.eosTokenIDs + (config.padTokenID.map { [$0] } ?? []))
 
-        let encoders = (1...options.layers).map { layer in
-            RandomJumpReLU(layer: layer, dIn: config.hiddenSize, width: options.saeWidth,
-                           seed: options.seed &+ 1000 &+ UInt64(layer))
+        let widths = Array(repeating: options.saeWidth, count: options.layers)
+        let plan = try CollectionMemoryPlan.choose(options.memoryPlan, sizes: .init(
+            modelBytes: model.weightByteCount, encoderBytes: widths.map { $0 * config.hiddenSize * 4 },
+            statisticsBytes: CollectionMemoryPlan.statisticsBytes(widths: widths, hiddenSize: config.hiddenSize, histograms: false),
+            capturedRowsPerBatch: options.batchSize * (options.maxNewTokens + 1), hiddenSize: config.hiddenSize,
+            widestSAE: options.saeWidth))
+        progress(plan.summary)
+        let streamed = plan.residency == .streamed
+        let folder = options.scratchDirectory.appendingPathComponent("corrsteer-bench-\(ProcessInfo.processInfo.processIdentifier)")
+        if streamed { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        defer { if streamed { try? FileManager.default.removeItem(at: folder) } }
+        // Built and calibrated one at a time; under a streamed plan each then goes to its file and leaves memory.
+        // One forward pass gives every layer's calibration rows.
+        let capture = RowCapture(sites: (1...options.layers).map { HookSite.residPre(layer: $0) })
+        _ = try Generator(model: model).forward(tokens: Array(prompts.prefix(options.batchSize)), hooks: [capture])
+        let encoders = try (1...options.layers).map { layer -> RandomJumpReLU in
+            let encoder = RandomJumpReLU(layer: layer, dIn: config.hiddenSize, width: options.saeWidth,
+                                         seed: options.seed &+ 1000 &+ UInt64(layer))
+            if let rows = capture.rows[.residPre(layer: layer)] {
+                try encoder.calibrate(rows: rows, count: rows.count / config.hiddenSize, activeFeatures: options.activeFeatures)
+            }
+            if streamed { try encoder.moveWeight(to: folder.appendingPathComponent("encoder_\(layer).f32")) }
+            progress("SAE \(layer)/\(options.layers) built")
+            return encoder
         }
-        try calibrate(encoders, model: model, prompts: Array(prompts.prefix(options.batchSize)),
-                      activeFeatures: options.activeFeatures)
         let sources = encoders.map { $0.source }
         let setupSeconds = ModelBenchmark.seconds(since: started)
         progress("\(options.layers) random JumpReLU SAEs of width \(options.saeWidth), thresholds calibrated; setup \(String(format: "%.1f", setupSeconds)) s")
@@ -118,7 +144,8 @@ public enum CollectBenchmark {
         var controls: ControlStatistics? = ControlStatistics(sources: sources, hiddenSize: config.hiddenSize,
                                                              options: FeatureStatisticsOptions())
         let step = CollectionStep(sources: sources, positions: .generation, singlePosition: true,
-                                  correlationPool: .max, coefficientPool: .max, hiddenSize: config.hiddenSize)
+                                  correlationPool: .max, coefficientPool: .max, hiddenSize: config.hiddenSize,
+                                  defersEncoding: streamed)
         let generator = Generator(model: model)
         encoders.forEach { $0.resetCounters() }
         let loadBefore = SystemLoad.oneMinute()
@@ -163,22 +190,13 @@ public enum CollectBenchmark {
             setupSeconds: setupSeconds, peakResidentBytes: ProcessMemory.peakResidentBytes(),
             cpuSeconds: cpuSeconds, loadBefore: loadBefore, loadAfter: SystemLoad.oneMinute())
         result.ceilings = options.ceilings
+        result.memoryPlan = plan
         result.shareOfCeiling = options.ceilings?.computeShare(
             flopsPerSecond: (modelFLOPs + encodeFLOPs) / seconds, precision: options.precision,
             bf16DotInUse: MatMul.hasBF16DotProduct)
         return result
     }
 
-    /// Sets each SAE's threshold to the pre-activation quantile that leaves `activeFeatures` of its
-    /// width above it on one batch's generation rows.
-    private static func calibrate(_ encoders: [RandomJumpReLU], model: LanguageModel, prompts: [[Int]], activeFeatures: Int) throws {
-        let capture = RowCapture(sites: encoders.map { HookSite.residPre(layer: $0.layer) })
-        _ = try Generator(model: model).forward(tokens: prompts, hooks: [capture])
-        for encoder in encoders {
-            guard let rows = capture.rows[.residPre(layer: encoder.layer)] else { continue }
-            encoder.calibrate(rows: rows, count: rows.count / encoder.dIn, activeFeatures: activeFeatures)
-        }
-    }
 }
 
 /// A JumpReLU SAE encoder with Gemma Scope's layout (W_enc f32 [d_in, width], b_enc, threshold),
@@ -187,7 +205,10 @@ final class RandomJumpReLU: @unchecked Sendable {
     let layer: Int
     let dIn: Int
     let width: Int
-    private let weight: Tensor
+    /// In memory, or nil once moved to `weightFile` (then mapped for each batch: see `source`).
+    private var weight: Tensor?
+    private var weightFile: URL?
+    private var mapped: (file: MappedFile, tensor: Tensor)?
     private let bias: [Float]
     private var threshold: Float = 0
     private(set) var rowsEncoded = 0
@@ -204,9 +225,32 @@ final class RandomJumpReLU: @unchecked Sendable {
     }
 
     var source: FeatureSource {
-        FeatureSource(layer: layer, site: .residPre(layer: layer), width: width) { [self] rows, count, out in
-            encode(rows, count: count, into: out)
+        FeatureSource(layer: layer, site: .residPre(layer: layer), width: width,
+                      encode: { [self] rows, count, out in try encode(rows, count: count, into: out) },
+                      release: { [self] in mapped = nil })
+    }
+
+    /// Writes the weight to `url` and drops it from memory; it is mapped again when encoding.
+    func moveWeight(to url: URL) throws {
+        guard let weight else { return }
+        try Data(bytesNoCopy: weight.rawPointer, count: weight.byteCount, deallocator: .none).write(to: url)
+        self.weight = nil
+        weightFile = url
+    }
+
+    /// The weight in memory, or mapped from its file until `release`.
+    private func currentWeight() throws -> Tensor {
+        if let weight { return weight }
+        if let mapped { return mapped.tensor }
+        guard let weightFile else { throw RunError.invalidOption("bench collect: encoder \(layer) has no weight") }
+        let file = try MappedFile(path: weightFile.path)
+        guard file.size == dIn * width * 4 else {
+            throw RunError.mismatch("\(weightFile.path): \(file.size) bytes, expected \(dIn * width * 4)")
         }
+        let tensor = Tensor(shape: [dIn, width], dtype: .f32,
+                            storage: TensorStorage(borrowing: file.bytes, byteCount: file.size, owner: file))
+        mapped = (file, tensor)
+        return tensor
     }
 
     func resetCounters() {
@@ -215,9 +259,9 @@ final class RandomJumpReLU: @unchecked Sendable {
         encodeSeconds = 0
     }
 
-    func encode(_ x: UnsafePointer<Float>, count: Int, into z: UnsafeMutablePointer<Float>) {
+    func encode(_ x: UnsafePointer<Float>, count: Int, into z: UnsafeMutablePointer<Float>) throws {
         let t0 = DispatchTime.now()
-        preActivations(x, count: count, into: z)
+        try preActivations(x, count: count, into: z)
         let theta = threshold
         var active = 0
         for i in 0..<(count * width) {
@@ -229,17 +273,17 @@ final class RandomJumpReLU: @unchecked Sendable {
         encodeSeconds += ModelBenchmark.seconds(since: t0)
     }
 
-    private func preActivations(_ x: UnsafePointer<Float>, count: Int, into z: UnsafeMutablePointer<Float>) {
-        MatMul.gemm(x, UnsafePointer(weight.floatPointer), into: z, m: count, k: dIn, n: width)
+    private func preActivations(_ x: UnsafePointer<Float>, count: Int, into z: UnsafeMutablePointer<Float>) throws {
+        MatMul.gemm(x, UnsafePointer(try currentWeight().floatPointer), into: z, m: count, k: dIn, n: width)
         bias.withUnsafeBufferPointer { b in
             for r in 0..<count { VectorMath.add(b.baseAddress!, into: z + r * width, count: width) }
         }
     }
 
-    func calibrate(rows: [Float], count: Int, activeFeatures: Int) {
+    func calibrate(rows: [Float], count: Int, activeFeatures: Int) throws {
         var z = [Float](repeating: 0, count: count * width)
-        rows.withUnsafeBufferPointer { x in
-            z.withUnsafeMutableBufferPointer { preActivations(x.baseAddress!, count: count, into: $0.baseAddress!) }
+        try rows.withUnsafeBufferPointer { x in
+            try z.withUnsafeMutableBufferPointer { try preActivations(x.baseAddress!, count: count, into: $0.baseAddress!) }
         }
         z.sort(by: >)
         let index = min(z.count - 1, max(0, count * activeFeatures - 1))

@@ -170,6 +170,8 @@ struct BenchCollectCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens generated per prompt (MMLU: 1).")
     var maxNewTokens: Int = 1
 
+    @OptionGroup var memory: MemoryPlanOption
+
     func validate() throws {
         for (name, value) in [("--samples", samples), ("--batch-size", deprecatedBatch ?? batchSize), ("--sae-width", saeWidth),
                               ("--active-features", activeFeatures), ("--max-new-tokens", maxNewTokens)] where value < 1 {
@@ -183,7 +185,9 @@ struct BenchCollectCommand: ParsableCommand {
             shape: common.shape, samples: samples, batchSize: deprecatedBatch ?? batchSize, layers: layers, saeWidth: saeWidth,
             activeFeatures: activeFeatures, maxNewTokens: maxNewTokens, precision: common.precision.apply(common.output).precision,
             seed: common.seed, ceilings: common.ceilings())
-        let result = try CollectBenchmark.run(options, progress: progressReporter(common.output))
+        var planned = options
+        planned.memoryPlan = memory.memoryPlan
+        let result = try CollectBenchmark.run(planned, progress: progressReporter(common.output))
         if common.json {
             try printJSON(result)
             return
@@ -195,6 +199,7 @@ struct BenchCollectCommand: ParsableCommand {
                      result.samplesPerSecond, result.seconds, result.encodeSeconds, result.meanActiveFeatures)
               + (result.shareOfCeiling.map { "  \($0.summary)" } ?? ""))
         print(String(format: "peak RSS %.2f GB (with SAEs); %.1f CPU-s in the loop", Double(result.peakResidentBytes) / 1e9, result.cpuSeconds))
+        if let plan = result.memoryPlan { print(plan.summary) }
         if let before = result.loadBefore, let after = result.loadAfter {
             print(String(format: "load average %.2f before, %.2f after", before, after))
         }
