@@ -172,6 +172,13 @@ final class ComparisonTests: XCTestCase {
         let report = try String(contentsOf: run.reportMarkdown, encoding: .utf8)
         for method in ComparisonMethod.allCases { XCTAssertTrue(report.contains("**\(method.rawValue)**: \(method.controlsFor)")) }
         XCTAssertTrue(report.contains("## Across 3 seeds"))
+        // A custom task has no built-in instruction: refused before any model loads, naming the option.
+        var options = bundle.evaluationOptions
+        options.instruction = nil
+        options.comparisons = [.prompt]
+        XCTAssertThrowsError(try EvaluationRun(run: run, options: options).execute()) { error in
+            XCTAssertTrue("\(error)".contains("--instruction"), "\(error)")
+        }
         let html = try String(contentsOf: run.reportHTML, encoding: .utf8)
         XCTAssertTrue(html.contains("Δ accuracy vs baseline (pp), paired 95 % interval"))
         XCTAssertTrue(html.contains("Side Effect Ratio NEG / (POS + NEG)"))

@@ -79,6 +79,7 @@ public struct EvaluationRun {
             throw RunError.invalidRun(path: run.url.path, reason: "no features.json; run `corrsteer select \(run.url.path)` first")
         }
         let candidates = try FeatureCandidates.load(from: run.features)
+        try checkComparisonsCanRun(manifest: manifest)
         let context = try context ?? ModelContext.load(manifest.configuration.model)
         let task = try TaskSetup.load(
             manifest.configuration, fewShot: options.fewShot, chainOfThought: options.chainOfThought,
@@ -97,9 +98,6 @@ public struct EvaluationRun {
                                   reverseRewards: manifest.configuration.reverseRewards, quiet: quiet)
         let common = EvaluationKey(options: options, stopTokenIDs: stops.sorted(),
                                    reverseRewards: manifest.configuration.reverseRewards)
-        guard options.seeds >= 1, options.seeds <= 1000 else {
-            throw RunError.invalidOption("seeds must be between 1 and 1000, got \(options.seeds)")
-        }
         var perSeed: [[VariantResult]] = []
         for k in 0 ..< options.seeds {
             var evaluation = self
@@ -118,6 +116,21 @@ public struct EvaluationRun {
             try? FileManager.default.removeItem(at: summaryURL)
         }
         return perSeed[0]
+    }
+
+    /// What `--compare` and `--seeds` need that a run may lack, checked before the model loads.
+    private func checkComparisonsCanRun(manifest: RunManifest) throws {
+        guard options.seeds >= 1, options.seeds <= 1000 else {
+            throw RunError.invalidOption("seeds must be between 1 and 1000, got \(options.seeds)")
+        }
+        if options.comparisons.contains(.prompt),
+           options.instruction == nil, TaskInstructions.instruction(for: manifest.configuration.task) == nil {
+            throw RunError.invalidOption("--compare prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with --instruction")
+        }
+        if options.comparisons.contains(.diffMean) || options.comparisons.contains(.shuffledLabels),
+           try StatisticsCheckpoint.load(from: run)?.controlLayers == nil {
+            throw RunError.invalidRun(path: run.url.path, reason: "--compare diffmean and shuffled-labels need control statistics, which this run's collection did not gather (it was made by an older corrsteer); collect it again")
+        }
     }
 
     /// One evaluation on `splits`, written under `evalRoot`.
@@ -163,9 +176,8 @@ public struct EvaluationRun {
                 var fingerprint: String
                 switch method {
                 case .prompt:
-                    guard let instruction = options.instruction ?? TaskInstructions.instruction(for: manifest.configuration.task) else {
-                        throw RunError.invalidOption("--compare prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with --instruction")
-                    }
+                    // Present: checked before the model loaded.
+                    let instruction = options.instruction ?? TaskInstructions.instruction(for: manifest.configuration.task) ?? ""
                     examples = examples.map { $0.withInstruction(instruction) }
                     fingerprint = try Fingerprint.of(["instruction": instruction])
                 case .diffMean:
