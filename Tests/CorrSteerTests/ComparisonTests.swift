@@ -138,7 +138,6 @@ final class ComparisonTests: XCTestCase {
         let bundle = try DemoBundle(root: CorrSteerFixtures.packageRoot.appendingPathComponent("Sources/CorrSteer/Resources/demo"))
         let run = RunDirectory(scratch.appendingPathComponent("demo"))
         var pipeline = bundle.pipeline(into: run)
-        pipeline.quiet = true
         pipeline.evaluation.seeds = 3
         pipeline.evaluation.scaleSweep = [0.5, 1, 2]
         let result = try pipeline.execute()

@@ -55,7 +55,8 @@ public struct EvaluationOptions: Codable, Equatable, Sendable {
 public struct EvaluationRun {
     public var run: RunDirectory
     public var options: EvaluationOptions
-    public var quiet = false
+    /// Progress and notices (the library is silent unless given somewhere to write).
+    public var output = StageOutput.silent
     /// Which of the `--seeds` evaluations this is (0: the run's own splits, files directly in `eval/`).
     private var seedIndex = 0
 
@@ -95,7 +96,7 @@ public struct EvaluationRun {
             ?? context.stopTokenIDs(manifest.configuration.reference)
         let predictor = Predictor(context: context, task: task, batchSize: batchSize, allowedTokenIDs: allowed,
                                   positions: options.positions, stopTokenIDs: stops,
-                                  reverseRewards: manifest.configuration.reverseRewards, quiet: quiet)
+                                  reverseRewards: manifest.configuration.reverseRewards, output: output)
         let common = EvaluationKey(options: options, stopTokenIDs: stops.sorted(),
                                    reverseRewards: manifest.configuration.reverseRewards)
         var perSeed: [[VariantResult]] = []
@@ -284,8 +285,8 @@ public struct EvaluationRun {
     }
 
     private func note(_ line: String) {
-        // Always shown, even with --quiet: it explains why work is being redone.
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        // A notice, not progress: it explains why work is being redone.
+        output.notice(line)
     }
 
     private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?,
@@ -473,7 +474,7 @@ struct Predictor {
     let stopTokenIDs: Set<Int>
     /// `--reverse`: the reward is 1 − the task's score here too, as in the reference's evaluation.
     let reverseRewards: Bool
-    let quiet: Bool
+    let output: StageOutput
 
     func predict(_ examples: [TaskExample], plan: SteeringPlan?, label: String, partial: URL?) throws -> [PredictionRecord] {
         var hooks: [ResidualHook] = []
@@ -490,7 +491,7 @@ struct Predictor {
             records = Array(records.prefix(matching))
             try AtomicFile.write(records.reduce(into: Data()) { $0.append(try PredictionsFile.line($1)) }, to: partial)
         }
-        let progress = ProgressReporter(label: "evaluate \(label)", total: examples.count, alreadyDone: records.count, quiet: quiet)
+        let progress = ProgressReporter(label: "evaluate \(label)", total: examples.count, alreadyDone: records.count, output: output)
         var correct = records.map(\.reward).reduce(0, +)
         while records.count < examples.count {
             let batch = Array(examples[records.count..<min(records.count + batchSize, examples.count)])
