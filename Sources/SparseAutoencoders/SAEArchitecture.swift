@@ -36,6 +36,7 @@ public enum SAEFormat: String, Sendable, Equatable {
     case gemmaScope2 = "gemma-scope-2"
     case saeLens = "saelens"
     case llamaScope = "llama-scope"
+    case qwenScope = "qwen-scope"
 }
 
 /// What happens to an input row before the encoder product (SAELens `normalize_activations`).
@@ -65,9 +66,12 @@ public struct SAELoadOptions: Sendable, Equatable {
     public var normScalingFactor: Float?
     /// Reproduce SAELens 5.x's Llama Scope threshold (not rescaled) instead of the automatic rule.
     public var llamaScopeUsesSAELens5Threshold: Bool
+    /// k of a Qwen Scope TopK SAE, whose files do not store it (else it is read from the path).
+    public var topK: Int?
 
-    public init(normScalingFactor: Float? = nil, llamaScopeUsesSAELens5Threshold: Bool = false) {
+    public init(normScalingFactor: Float? = nil, llamaScopeUsesSAELens5Threshold: Bool = false, topK: Int? = nil) {
         self.normScalingFactor = normScalingFactor
         self.llamaScopeUsesSAELens5Threshold = llamaScopeUsesSAELens5Threshold
+        self.topK = topK
     }
 }

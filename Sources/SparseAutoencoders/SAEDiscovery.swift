@@ -19,7 +19,8 @@ public struct SAEReference: Sendable, Equatable {
 
 /// Resolves what the user passed as `--sae` into one SAE per layer.
 public enum SAESet {
-    /// Accepts a single SAE (a `params.npz`, a SAELens or Llama Scope folder, or a file inside one),
+    /// Accepts a single SAE (a `params.npz`, a Qwen Scope `layer{L}.sae.pt`, a SAELens or Llama Scope
+    /// folder, or a file inside one), a Qwen Scope repository (`layer{L}.sae.pt` files),
     /// a Gemma Scope tree (`layer_{L}/width_{W}/average_l0_{X}/params.npz`; the canonical L0 is
     /// chosen, or the only one present), or a folder whose subfolders are SAEs (SAELens or Llama
     /// Scope; the layer comes from each hook name). A Gemma Scope 2 repository or site folder
@@ -47,7 +48,7 @@ public enum SAESet {
         guard !available.isEmpty else {
             throw SAEError.noSAE(
                 path: path.path,
-                reason: "expected params.npz, cfg.json + sae_weights.safetensors, layer_L_width_W_l0_X/params.safetensors, hyperparams.json + checkpoints/final.safetensors, layer_N/width_W/average_l0_X folders, or subfolders holding such SAEs")
+                reason: "expected params.npz, cfg.json + sae_weights.safetensors, layerN.sae.pt, layer_L_width_W_l0_X/params.safetensors, hyperparams.json + checkpoints/final.safetensors, layer_N/width_W/average_l0_X folders, or subfolders holding such SAEs")
         }
         guard let layers else { return found }
         for layer in layers where found[layer] == nil {
@@ -67,6 +68,7 @@ public enum SAESet {
         case .gemmaScope2: layer = GemmaScope2.FolderName(location.lastPathComponent)?.layer
         case .saeLens: layer = try SAELensLoader.layer(of: location)
         case .llamaScope: layer = try LlamaScopeLoader.layer(of: location)
+        case .qwenScope: layer = QwenScopeLoader.layer(fileName: location.lastPathComponent)
         }
         if let layer { return SAEReference(layer: layer, url: location, format: format) }
         // Files that do not name their layer take the one the caller asks for.
@@ -92,6 +94,7 @@ public enum SAESet {
         }
         let name = url.lastPathComponent, parent = url.deletingLastPathComponent()
         if name.hasSuffix(".npz") { return (.gemmaScope, url) }
+        if QwenScopeLoader.layer(fileName: name) != nil { return (.qwenScope, url) }
         if name == GemmaScope2.weightsName, GemmaScope2.FolderName(parent.lastPathComponent) != nil { return (.gemmaScope2, parent) }
         if name == SAELensLoader.configName || (name.hasSuffix(".safetensors") && has(parent, SAELensLoader.configName)) {
             return (.saeLens, parent)
@@ -112,6 +115,15 @@ public enum SAESet {
         let children = subdirectories(dir)
         if let (found, available) = try gemmaScope2Tree(dir, children: children, width: width, l0: l0, layers: layers) {
             return (found, available)
+        }
+        // A Qwen Scope repository: `layer{L}.sae.pt` files side by side.
+        let qwenFiles = files(dir).compactMap { file in QwenScopeLoader.layer(fileName: file.lastPathComponent).map { ($0, file) } }
+        if !qwenFiles.isEmpty {
+            var found: [Int: SAEReference] = [:]
+            for (layer, file) in qwenFiles where layers?.contains(layer) ?? true {
+                found[layer] = SAEReference(layer: layer, url: file, format: .qwenScope)
+            }
+            return (found, qwenFiles.map(\.0))
         }
         let layerFolders = children.compactMap { child -> (Int, URL)? in
             let name = child.lastPathComponent
@@ -134,7 +146,7 @@ public enum SAESet {
             switch format {
             case .saeLens: hook = try SAELensLoader.hookName(of: location)
             case .llamaScope: hook = try LlamaScopeLoader.hookName(of: location)
-            case .gemmaScope: hook = nil
+            case .gemmaScope, .qwenScope: hook = nil
             case .gemmaScope2: hook = GemmaScope2.hook(site: dir.lastPathComponent).map { "blocks.\(reference.layer).\($0)" }
             }
             if let (existing, existingHook) = found[reference.layer] {
@@ -242,6 +254,11 @@ public enum SAESet {
     private static func subdirectories(_ dir: URL) -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         return names.sorted().map { dir.appendingPathComponent($0) }.filter(isDirectory)
+    }
+
+    private static func files(_ dir: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.sorted().map { dir.appendingPathComponent($0) }.filter { !isDirectory($0) }
     }
 
     static func isDirectory(_ url: URL) -> Bool {

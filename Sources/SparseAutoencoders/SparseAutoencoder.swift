@@ -52,7 +52,8 @@ public final class SparseAutoencoder: @unchecked Sendable {
         decoder = parts.decoder
     }
 
-    /// Loads the SAE at `path`: a Gemma Scope `params.npz`, a SAELens folder, a Llama Scope folder,
+    /// Loads the SAE at `path`: a Gemma Scope `params.npz`, a SAELens folder, a Llama Scope folder, a
+    /// Qwen Scope `layer{L}.sae.pt`,
     /// or a folder holding one SAE per layer (then `layer` chooses; see `SAESet.discover`).
     /// `layer` must agree with the SAE's own layer when the files name one; `width` picks a Gemma
     /// Scope width folder, `l0` a Gemma Scope 2 L0 bucket.
@@ -81,6 +82,8 @@ public final class SparseAutoencoder: @unchecked Sendable {
             parts = try SAELensLoader.load(folder: reference.url, layer: reference.layer, encoderOnly: encoderOnly, options: options)
         case .llamaScope:
             parts = try LlamaScopeLoader.load(folder: reference.url, layer: reference.layer, encoderOnly: encoderOnly, options: options)
+        case .qwenScope:
+            parts = try QwenScopeLoader.load(file: reference.url, layer: reference.layer, encoderOnly: encoderOnly, options: options)
         }
         try parts.requireFiniteWeights()
         return SparseAutoencoder(parts)

@@ -13,6 +13,7 @@ import WeightFiles
 /// allocations are findings.
 enum FuzzTarget: String, CaseIterable {
     case safetensors, npy, npz, zip
+    case torchPT = "torch-pt"
     case gemmaScope = "gemma-scope"
     case tokenizerJSON = "tokenizer-json"
     case tokenizerConfig = "tokenizer-config"
@@ -33,6 +34,7 @@ enum FuzzTarget: String, CaseIterable {
         case .statistics: return ["scripts/fuzz/seeds/run/statistics.safetensors"]
         case .npy: return ["Tests/Fixtures/sae/npz/plain.npy"]
         case .npz, .zip: return ["Tests/Fixtures/sae/npz", "Tests/Fixtures/sae/gemma_scope"]
+        case .torchPT: return ["Tests/Fixtures/torch_pt"]
         case .gemmaScope: return ["Tests/Fixtures/sae/gemma_scope", "Tests/Fixtures/sae/gemma_scope_tree/layer_0"]
         case .tokenizerJSON: return ["\(demo)/model/tokenizer.json", "scripts/fuzz/seeds/tokenizer/tokenizer.json", "Tests/Fixtures/tokenization/variants", "Tests/Fixtures/tokenization/gemma-2-like/tokenizer.json"]
         case .tokenizerConfig: return ["\(demo)/model/tokenizer_config.json", "Tests/Fixtures/tokenization/gemma-2-like/tokenizer_config.json"]
@@ -71,6 +73,9 @@ enum FuzzTarget: String, CaseIterable {
         case .npz:
             let archive = try NpzArchive(url: file("input.npz"))
             for name in archive.names { _ = try archive.tensor(name) }
+        case .torchPT:
+            let checkpoint = try TorchPickleFile(url: file("input.pt"))
+            for name in checkpoint.names { _ = try checkpoint.tensor(name) }
         case .zip:
             let archive = try ZipArchive(file: try MappedFile(path: file("input.zip").path))
             _ = archive.entries.map(\.name).compactMap(archive.entry(named:))
