@@ -15,20 +15,37 @@ public struct ChatMessage: Sendable, Equatable, Hashable {
 }
 
 /// The chat formats this library renders, each exactly as its model's Jinja template does (no
-/// template engine: the two templates are written out by hand).
+/// template engine: the templates are written out by hand, without their tool-definition branches).
 public enum ChatFormat: String, Sendable, CaseIterable {
     /// Gemma-2-it: `<start_of_turn>user|model … <end_of_turn>`; no system role.
     case gemma2 = "gemma-2"
     /// Llama-3.1-Instruct: header blocks, the date preamble in the system block, `<|eot_id|>`.
     case llama31 = "llama-3.1"
+    /// Qwen2 / Qwen2.5 (ChatML): `<|im_start|>role … <|im_end|>`, Qwen's default system message when
+    /// the conversation has none, consecutive tool results in one user turn.
+    case qwen25 = "qwen-2.5"
+    /// Qwen3 (ChatML): no default system message; assistant turns after the last user query keep their
+    /// reasoning in a `<think>` block, earlier ones lose it. The generation prompt is the template's
+    /// default (thinking enabled).
+    case qwen3 = "qwen-3"
 
-    /// The format of a chat template, recognised by a fingerprint of its exact text (surrounding
-    /// whitespace ignored), or nil for any other template.
+    /// The format of a chat template: Gemma-2 and Llama-3.1 by a fingerprint of their exact text
+    /// (surrounding whitespace ignored); Qwen's ChatML templates by phrases only they contain (their text
+    /// could not be byte-checked against the published files offline; see
+    /// scripts/fixtures/tokenization_chat_qwen.py). Nil for any other template.
     public init?(template: String) {
         switch Self.fingerprint(template) {
         case 0x5C10_EE65_212D_93B3: self = .gemma2
         case 0xCC03_68E1_FFB6_B958: self = .llama31
-        default: return nil
+        default:
+            guard template.contains("<|im_start|>"), template.contains("<|im_end|>") else { return nil }
+            if template.contains("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.") {
+                self = .qwen25
+            } else if template.contains("last_query_index"), template.contains("</think>") {
+                self = .qwen3
+            } else {
+                return nil
+            }
         }
     }
 
@@ -53,6 +70,7 @@ public enum ChatFormat: String, Sendable, CaseIterable {
         switch self {
         case .gemma2: return "<end_of_turn>"
         case .llama31: return "<|eot_id|>"
+        case .qwen25, .qwen3: return "<|im_end|>"
         }
     }
 
@@ -66,7 +84,71 @@ public enum ChatFormat: String, Sendable, CaseIterable {
         switch self {
         case .gemma2: return try renderGemma2(messages, addGenerationPrompt, bosToken)
         case .llama31: return renderLlama31(messages, addGenerationPrompt, bosToken)
+        case .qwen25: return renderQwen25(messages, addGenerationPrompt)
+        case .qwen3: return renderQwen3(messages, addGenerationPrompt)
         }
+    }
+
+    /// ChatML's block for one message.
+    private static func chatML(_ role: String, _ content: String) -> String {
+        "<|im_start|>" + role + "\n" + content + "<|im_end|>\n"
+    }
+
+    /// A run of `tool` messages becomes one user turn of `<tool_response>` blocks (both Qwen templates).
+    private static func toolResponse(_ messages: [ChatMessage], at index: Int) -> String {
+        var text = index == 0 || messages[index - 1].role != "tool" ? "<|im_start|>user" : ""
+        text += "\n<tool_response>\n" + messages[index].content + "\n</tool_response>"
+        if index == messages.count - 1 || messages[index + 1].role != "tool" { text += "<|im_end|>\n" }
+        return text
+    }
+
+    private func renderQwen25(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) -> String {
+        var text = messages[0].role == "system"
+            ? Self.chatML("system", messages[0].content)
+            : Self.chatML("system", "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
+        for (index, message) in messages.enumerated() {
+            switch message.role {
+            case "user", "assistant": text += Self.chatML(message.role, message.content)
+            case "system" where index > 0: text += Self.chatML("system", message.content)
+            case "tool": text += Self.toolResponse(messages, at: index)
+            default: break  // the template renders no other role
+            }
+        }
+        if addGenerationPrompt { text += "<|im_start|>assistant\n" }
+        return text
+    }
+
+    private func renderQwen3(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) -> String {
+        var text = messages[0].role == "system" ? Self.chatML("system", messages[0].content) : ""
+        // The last user message that is not a wrapped tool result.
+        let lastQuery = messages.indices.last { index in
+            let m = messages[index]
+            return m.role == "user" && !(m.content.hasPrefix("<tool_response>") && m.content.hasSuffix("</tool_response>"))
+        } ?? messages.count - 1
+        for (index, message) in messages.enumerated() {
+            switch message.role {
+            case "user": text += Self.chatML("user", message.content)
+            case "system" where index > 0: text += Self.chatML("system", message.content)
+            case "assistant":
+                var content = message.content, reasoning = ""
+                if let close = content.range(of: "</think>") {
+                    let before = content[..<close.lowerBound].trimmingSuffix("\n")
+                    reasoning = String(before.components(separatedBy: "<think>").last ?? "").trimmingPrefix("\n")
+                    content = String(content.components(separatedBy: "</think>").last ?? "").trimmingPrefix("\n")
+                }
+                if index > lastQuery && (index == messages.count - 1 || !reasoning.isEmpty) {
+                    text += "<|im_start|>assistant\n<think>\n" + reasoning.trimmingPrefix("\n").trimmingSuffix("\n")
+                        + "\n</think>\n\n" + content.trimmingPrefix("\n")
+                } else {
+                    text += "<|im_start|>assistant\n" + content
+                }
+                text += "<|im_end|>\n"
+            case "tool": text += Self.toolResponse(messages, at: index)
+            default: break
+            }
+        }
+        if addGenerationPrompt { text += "<|im_start|>assistant\n" }
+        return text
     }
 
     private func renderGemma2(_ messages: [ChatMessage], _ addGenerationPrompt: Bool, _ bos: String) throws -> String {
@@ -149,5 +231,18 @@ public enum ChatFormat: String, Sendable, CaseIterable {
             }
         }
         return output + "\""
+    }
+}
+
+private extension StringProtocol {
+    /// Python's `lstrip("\n")` / `rstrip("\n")`: on scalars, so that a "\r\n" keeps its "\r" as in Python.
+    func trimmingPrefix(_ scalar: Unicode.Scalar) -> String {
+        String(String.UnicodeScalarView(unicodeScalars.drop { $0 == scalar }))
+    }
+
+    func trimmingSuffix(_ scalar: Unicode.Scalar) -> String {
+        var scalars = Array(unicodeScalars)
+        while scalars.last == scalar { scalars.removeLast() }
+        return String(String.UnicodeScalarView(scalars))
     }
 }

@@ -107,4 +107,28 @@ final class ChatFormatTests: XCTestCase {
         XCTAssertEqual(ChatFormat.gemma2.endOfTurnToken, "<end_of_turn>")
         XCTAssertEqual(ChatFormat.llama31.endOfTurnToken, "<|eot_id|>")
     }
+
+    /// Qwen's ChatML templates (transcribed; scripts/fixtures/tokenization_chat_qwen.py) are recognised
+    /// and render as transformers renders them, reasoning and tool turns included.
+    func testQwenChatMLRendersEqualTransformers() throws {
+        let templates = try FixtureFiles.json(TestPaths.fixtures.appendingPathComponent("chat-templates-qwen.json")) as! [String: String]
+        XCTAssertEqual(ChatFormat(template: templates["qwen-2.5"]!), .qwen25)
+        XCTAssertEqual(ChatFormat(template: templates["qwen-3"]!), .qwen3)
+        XCTAssertNil(ChatFormat(template: "{% for m in messages %}<|im_start|>{{ m.role }}<|im_end|>{% endfor %}"),
+                     "a ChatML template that is not Qwen's is not guessed")
+        let list = try FixtureFiles.json(TestPaths.fixtures.appendingPathComponent("chat-renders-qwen.json")) as! [[String: Any]]
+        XCTAssertGreaterThan(list.count, 100)
+        for entry in list {
+            let format = ChatFormat(rawValue: entry["format"] as! String)!
+            let messages = (entry["messages"] as! [[String: String]]).map { ChatMessage(role: $0["role"]!, content: $0["content"]!) }
+            let prompt = entry["add_generation_prompt"] as! Bool
+            let label = "\(format.rawValue) \(messages.map(\.role)) prompt=\(prompt)"
+            if let expected = entry["expected"] as? String {
+                XCTAssertEqual(try format.render(messages, addGenerationPrompt: prompt, bosToken: ""), expected, label)
+            } else {
+                XCTAssertThrowsError(try format.render(messages, addGenerationPrompt: prompt, bosToken: ""), label)
+            }
+        }
+        XCTAssertEqual(ChatFormat.qwen3.endOfTurnToken, "<|im_end|>")
+    }
 }
