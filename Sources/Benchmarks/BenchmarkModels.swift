@@ -10,6 +10,8 @@ public enum BenchmarkShape: String, CaseIterable, Sendable {
     case gemma3_1b = "gemma-3-1b"
     /// The text model of google/gemma-3-4b (a Gemma3ForConditionalGeneration checkpoint).
     case gemma3_4b = "gemma-3-4b"
+    /// Qwen/Qwen3-1.7B (base), the smallest model with Qwen Scope SAEs on every layer.
+    case qwen3_1_7b = "qwen3-1.7b"
     /// A two-layer Gemma-2 for smoke tests of the benchmark itself.
     case tiny
 
@@ -53,6 +55,14 @@ public enum BenchmarkShape: String, CaseIterable, Sendable {
                  "rope_scaling": {"rope_type": "linear", "factor": 8.0},
                  "hidden_activation": "gelu_pytorch_tanh", "max_position_embeddings": 131072, "rms_norm_eps": 1e-6,
                  "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": [1, 106], "pad_token_id": 0}
+                """
+        case .qwen3_1_7b:
+            return """
+                {"model_type": "qwen3", "vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 6144,
+                 "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
+                 "max_position_embeddings": 40960, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0,
+                 "tie_word_embeddings": true, "hidden_act": "silu", "attention_bias": false,
+                 "use_sliding_window": false, "bos_token_id": 151643, "eos_token_id": 151645}
                 """
         case .tiny:
             return """

@@ -9,6 +9,8 @@ public struct ModelConfiguration: Sendable, Equatable {
         case gemma2
         case llama
         case gemma3 = "gemma3_text"
+        case qwen2
+        case qwen3
     }
 
     public enum FeedForwardActivation: String, Sendable {

@@ -45,6 +45,8 @@ extension ModelConfiguration.Architecture {
         case .gemma2: return Gemma2.self
         case .llama: return Llama.self
         case .gemma3: return Gemma3.self
+        case .qwen2: return Qwen2.self
+        case .qwen3: return Qwen3.self
         }
     }
 }

@@ -40,7 +40,7 @@ struct CollectCommand: ParsableCommand {
         configuration.shard = shard?.spec
         var stage = CollectionRun(configuration: configuration, run: RunDirectory(path: out))
         stage.resume = resume
-        stage.quiet = output.quiet
+        stage.output = .standardError(quiet: output.quiet)
         stage.dumpPooled = dumpPooled.map { URL(fileURLWithPath: $0) }
         stage.memoryPlan = memory.memoryPlan
         stage.onMemoryPlan = { output.note($0.summary) }

@@ -29,7 +29,7 @@ struct DemoCommand: ParsableCommand {
         let directory = RunDirectory(path: out)
         if !quiet { FileHandle.standardError.write(Data("corrsteer demo: \(bundle.manifest.description)\n".utf8)) }
         let started = Date()
-        let result = try bundle.execute(into: directory, quiet: quiet)
+        let result = try bundle.execute(into: directory, output: .standardError(quiet: quiet))
         if json { return try printResultsJSON(result.variants, run: directory, candidates: result.candidates) }
         print("Results on the held-out test split:\n")
         printResults(result.variants)

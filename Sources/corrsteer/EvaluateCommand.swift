@@ -34,7 +34,7 @@ struct EvaluateCommand: ParsableCommand {
         precision.apply(output)
         let run = RunDirectory(path: directory)
         var stage = EvaluationRun(run: run, options: try evaluation.options(batchSize: batchSize))
-        stage.quiet = output.quiet
+        stage.output = .standardError(quiet: output.quiet)
         let results = try stage.execute()
         try RunReport.write(try RunReport.load(runDirectory: run), to: run)
         if json {

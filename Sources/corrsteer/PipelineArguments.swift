@@ -15,6 +15,17 @@ extension BBQCondition: ExpressibleByArgument {}
 extension SteeringStrategy: ExpressibleByArgument {}
 extension TextMatchMetric: ExpressibleByArgument {}
 
+/// The values of a comma-separated option, each item trimmed and turned into values by `parse`; nil when
+/// any item is not understood.
+func commaSeparated<Value>(_ argument: String, _ parse: (String) -> [Value]?) -> [Value]? {
+    var values: [Value] = []
+    for item in argument.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let parsed = parse(item.trimmingCharacters(in: .whitespaces)) else { return nil }
+        values += parsed
+    }
+    return values
+}
+
 /// `--strategies S,A,P`: a comma-separated list of strategies, parsed (and rejected) at parse time.
 struct StrategyList: ExpressibleByArgument, Equatable {
     var strategies: [SteeringStrategy]
@@ -22,13 +33,7 @@ struct StrategyList: ExpressibleByArgument, Equatable {
     init(_ strategies: [SteeringStrategy]) { self.strategies = strategies }
 
     init?(argument: String) {
-        var parsed: [SteeringStrategy] = []
-        for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let strategy = SteeringStrategy(rawValue: name.trimmingCharacters(in: .whitespaces).uppercased()) else {
-                return nil
-            }
-            parsed.append(strategy)
-        }
+        guard let parsed = commaSeparated(argument, { SteeringStrategy(rawValue: $0.uppercased()).map { [$0] } }) else { return nil }
         strategies = parsed
     }
 
@@ -42,14 +47,11 @@ struct ComparisonList: ExpressibleByArgument, Equatable {
     init(_ methods: [ComparisonMethod]) { self.methods = methods }
 
     init?(argument: String) {
-        var parsed: [ComparisonMethod] = []
-        for name in argument.split(separator: ",", omittingEmptySubsequences: false) {
-            let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
-            if trimmed == "all" { parsed += ComparisonMethod.allCases; continue }
-            guard let method = ComparisonMethod(rawValue: trimmed) else { return nil }
-            if !parsed.contains(method) { parsed.append(method) }
+        let parsed = commaSeparated(argument) { name in
+            name.lowercased() == "all" ? ComparisonMethod.allCases : ComparisonMethod(rawValue: name.lowercased()).map { [$0] }
         }
-        methods = parsed
+        guard let parsed else { return nil }
+        methods = parsed.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
     }
 
     static var allValueStrings: [String] { ComparisonMethod.allCases.map(\.rawValue) + ["all"] }
@@ -61,13 +63,9 @@ struct ScaleList: ExpressibleByArgument, Equatable {
     var values: [Double]
 
     init?(argument: String) {
-        var parsed: [Double] = []
-        for item in argument.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let value = Double(item.trimmingCharacters(in: .whitespaces)), value.isFinite, value > 0 else { return nil }
-            if !parsed.contains(value) { parsed.append(value) }
-        }
-        guard !parsed.isEmpty, parsed.count <= 32 else { return nil }
-        values = parsed
+        let parsed = commaSeparated(argument) { item in Double(item).flatMap { $0.isFinite && $0 > 0 ? [$0] : nil } }
+        guard let parsed, !parsed.isEmpty, parsed.count <= 32 else { return nil }
+        values = parsed.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
     }
 }
 

@@ -42,7 +42,7 @@ struct RunCommand: ParsableCommand {
             run: directory, collection: try collection.configuration(), selection: selection.options,
             decoderBias: selection.decode, evaluation: try evaluation.options())
         pipeline.resume = resume
-        pipeline.quiet = quiet
+        pipeline.output = .standardError(quiet: quiet)
         pipeline.memoryPlan = memory.memoryPlan
         pipeline.onMemoryPlan = { output.note($0.summary) }
         if !quiet, !resume, let plan = try? RunPlan.estimate(collection: pipeline.collection, evaluation: pipeline.evaluation) {

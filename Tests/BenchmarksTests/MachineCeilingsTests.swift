@@ -45,4 +45,11 @@ final class MachineCeilingsTests: XCTestCase {
         let config = try BenchmarkShape.gemma3_4b.configuration()
         XCTAssertEqual(config.slidingWindowLayers.filter { !$0 }.count, 5, "every sixth of 34 layers is global")
     }
+
+    /// Qwen3-1.7B against transformers' Qwen3ForCausalLM of the same dimensions on the meta device
+    /// (1.72 B with the tied embedding counted once: the model card's "1.7B").
+    func testQwen3ShapeHasItsParameterCount() throws {
+        XCTAssertEqual(try BenchmarkShape.qwen3_1_7b.parameterCount(), 1_720_574_976)
+        XCTAssertEqual(try BenchmarkShape.qwen3_1_7b.configuration().architecture, .qwen3)
+    }
 }

@@ -138,7 +138,6 @@ final class ComparisonTests: XCTestCase {
         let bundle = try DemoBundle(root: CorrSteerFixtures.packageRoot.appendingPathComponent("Sources/CorrSteer/Resources/demo"))
         let run = RunDirectory(scratch.appendingPathComponent("demo"))
         var pipeline = bundle.pipeline(into: run)
-        pipeline.quiet = true
         pipeline.evaluation.seeds = 3
         pipeline.evaluation.scaleSweep = [0.5, 1, 2]
         let result = try pipeline.execute()
@@ -172,6 +171,13 @@ final class ComparisonTests: XCTestCase {
         let report = try String(contentsOf: run.reportMarkdown, encoding: .utf8)
         for method in ComparisonMethod.allCases { XCTAssertTrue(report.contains("**\(method.rawValue)**: \(method.controlsFor)")) }
         XCTAssertTrue(report.contains("## Across 3 seeds"))
+        // A custom task has no built-in instruction: refused before any model loads, naming the option.
+        var options = bundle.evaluationOptions
+        options.instruction = nil
+        options.comparisons = [.prompt]
+        XCTAssertThrowsError(try EvaluationRun(run: run, options: options).execute()) { error in
+            XCTAssertTrue("\(error)".contains("--instruction"), "\(error)")
+        }
         let html = try String(contentsOf: run.reportHTML, encoding: .utf8)
         XCTAssertTrue(html.contains("Δ accuracy vs baseline (pp), paired 95 % interval"))
         XCTAssertTrue(html.contains("Side Effect Ratio NEG / (POS + NEG)"))

@@ -51,7 +51,6 @@ final class MemoryPlanTests: XCTestCase {
         for request in [CollectionMemoryPlan.Request.resident, .streamed] {
             let run = RunDirectory(scratch.appendingPathComponent(request.rawValue))
             var collection = CollectionRun(configuration: configuration, run: run)
-            collection.quiet = true
             collection.memoryPlan = request
             var chosen: CollectionMemoryPlan?
             collection.onMemoryPlan = { chosen = $0 }

@@ -32,10 +32,13 @@ final class PipelineTests: XCTestCase {
         configuration.samples = 200
         let context = try ModelContext.load(configuration.model)
 
+        // Progress goes where the caller says, as log lines (not a terminal): 10 %, 20 %, … 100 %.
+        let lines = LineCollector()
         var collect = CollectionRun(configuration: configuration, run: run)
-        collect.quiet = true
+        collect.output = StageOutput(progress: { lines.append($0) }, progressIsTerminal: false, notice: { lines.append($0) })
         let summary = try collect.execute(context: context)
         XCTAssertEqual(summary.samples, 200)
+        XCTAssertTrue(lines.all.last?.hasPrefix("collect custom 100%  200/200") ?? false, "\(lines.all)")
         let checkpoint = try XCTUnwrap(try StatisticsCheckpoint.load(from: run))
         XCTAssertTrue(checkpoint.complete)
         XCTAssertEqual(checkpoint.layers, [0, 1, 2, 3])
@@ -55,7 +58,6 @@ final class PipelineTests: XCTestCase {
         options.comparisons = []
         options.testLimit = 60
         var evaluate = EvaluationRun(run: run, options: options)
-        evaluate.quiet = true
         let results = try evaluate.execute(context: context)
         XCTAssertEqual(results.map(\.variant), ["baseline", "A"])
         XCTAssertEqual(try PredictionsFile.read(from: run.predictions(variant: "A")).count, 60)
@@ -64,7 +66,7 @@ final class PipelineTests: XCTestCase {
     func testDemoPipelineFindsThePlantedFeatureAndSteeringHelps() throws {
         let bundle = try DemoBundle(root: demo)
         let run = RunDirectory(scratch.appendingPathComponent("demo"))
-        let result = try bundle.execute(into: run, quiet: true)
+        let result = try bundle.execute(into: run)
         let (layer, feature) = try planted
         XCTAssertEqual(result.candidates.layer(layer)?.topPositive.first?.feature, feature)
         XCTAssertEqual(result.collection.samples, bundle.manifest.recommended.trainSamples)
@@ -74,7 +76,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.reportHTML.path))
 
         // A second demo into the same folder replaces the run; the same inputs give the same results.
-        let again = try bundle.execute(into: run, quiet: true)
+        let again = try bundle.execute(into: run)
         XCTAssertEqual(again.variants.map(\.metrics.accuracy), result.variants.map(\.metrics.accuracy))
     }
 
@@ -85,10 +87,18 @@ final class PipelineTests: XCTestCase {
         pipeline.collection.samples = 40
         pipeline.evaluation.strategies = [.single]
         pipeline.evaluation.testLimit = 20
-        pipeline.quiet = true
         _ = try pipeline.execute()
         XCTAssertThrowsError(try pipeline.execute()) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
         pipeline.resume = true
         XCTAssertEqual(try pipeline.execute().collection.samples, 40)
     }
+}
+
+/// Lines a stage wrote, collected from any thread.
+final class LineCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) { lock.lock(); lines.append(line.trimmingCharacters(in: .newlines)); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 }

@@ -33,6 +33,20 @@ final class ParityTests: XCTestCase {
         try checkGreedyAgreementWithBF16Run("gemma3-mm-tiny-bf16")
     }
 
+    /// Qwen2: biases on q/k/v, untied head. Qwen3: per-head q/k norms, head_dim ≠ hidden / heads.
+    func testQwen2F32MatchesTransformers() throws {
+        try checkParity("qwen2-tiny-f32", tolerance: 1e-4)
+    }
+
+    func testQwen3F32MatchesTransformers() throws {
+        try checkParity("qwen3-tiny-f32", tolerance: 1e-4)
+    }
+
+    func testQwen3BF16MatchesTransformersOnTheSameWeights() throws {
+        try checkParity("qwen3-tiny-bf16", tolerance: 1e-3)
+        try checkGreedyAgreementWithBF16Run("qwen3-tiny-bf16")
+    }
+
     func testBF16WeightsStayBF16InMemory() throws {
         XCTAssertEqual(try Fixtures.model("gemma2-tiny-bf16").weightDType, .bf16)
         XCTAssertEqual(try Fixtures.model("llama3-tiny-f32").weightDType, .f32)

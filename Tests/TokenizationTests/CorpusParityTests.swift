@@ -35,6 +35,12 @@ final class CorpusParityTests: XCTestCase {
         try checkCorpus("variant-qwen-style")
     }
 
+    /// The layout of Qwen2/2.5/3's own tokenizer.json (NFC, the Qwen-2 split regex with one digit per
+    /// piece, byte-level BPE, specials after the vocabulary), trained small on local text.
+    func testQwen2TokenizerLayoutMatchesReference() throws {
+        try checkCorpus("variant-qwen2")
+    }
+
     func testCorpusCoversWhatTheIssueAsks() throws {
         let corpus = try FixtureFiles.json(TestPaths.fixtures.appendingPathComponent("corpus.json")) as! [[String: Any]]
         XCTAssertGreaterThanOrEqual(corpus.count, 300)

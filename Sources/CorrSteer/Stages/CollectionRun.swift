@@ -10,7 +10,8 @@ public struct CollectionRun {
     public var configuration: CollectionConfiguration
     public var run: RunDirectory
     public var resume = false
-    public var quiet = false
+    /// Progress and notices (the library is silent unless given somewhere to write).
+    public var output = StageOutput.silent
     /// Debug: also write every sample's pooled activations (grows with N; for checks on tiny models).
     public var dumpPooled: URL?
     /// How to hold the SAE encoders (`--memory-plan`); the choice does not change the statistics.
@@ -142,7 +143,7 @@ public struct CollectionRun {
         // Checkpoints fall on batch boundaries so a resumed run forms exactly the same batches.
         let batch = configuration.batchSize
         let checkpointEvery = (configuration.checkpointEvery + batch - 1) / batch * batch
-        let progress = ProgressReporter(label: "collect \(configuration.task)", total: train.count, alreadyDone: done, quiet: quiet)
+        let progress = ProgressReporter(label: "collect \(configuration.task)", total: train.count, alreadyDone: done, output: output)
         let started = Date()
         var dump = PooledDump(enabled: dumpPooled != nil)
         var sinceCheckpoint = 0

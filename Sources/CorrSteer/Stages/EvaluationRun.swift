@@ -55,7 +55,8 @@ public struct EvaluationOptions: Codable, Equatable, Sendable {
 public struct EvaluationRun {
     public var run: RunDirectory
     public var options: EvaluationOptions
-    public var quiet = false
+    /// Progress and notices (the library is silent unless given somewhere to write).
+    public var output = StageOutput.silent
     /// Which of the `--seeds` evaluations this is (0: the run's own splits, files directly in `eval/`).
     private var seedIndex = 0
 
@@ -79,6 +80,7 @@ public struct EvaluationRun {
             throw RunError.invalidRun(path: run.url.path, reason: "no features.json; run `corrsteer select \(run.url.path)` first")
         }
         let candidates = try FeatureCandidates.load(from: run.features)
+        try checkComparisonsCanRun(manifest: manifest)
         let context = try context ?? ModelContext.load(manifest.configuration.model)
         let task = try TaskSetup.load(
             manifest.configuration, fewShot: options.fewShot, chainOfThought: options.chainOfThought,
@@ -94,12 +96,9 @@ public struct EvaluationRun {
             ?? context.stopTokenIDs(manifest.configuration.reference)
         let predictor = Predictor(context: context, task: task, batchSize: batchSize, allowedTokenIDs: allowed,
                                   positions: options.positions, stopTokenIDs: stops,
-                                  reverseRewards: manifest.configuration.reverseRewards, quiet: quiet)
+                                  reverseRewards: manifest.configuration.reverseRewards, output: output)
         let common = EvaluationKey(options: options, stopTokenIDs: stops.sorted(),
                                    reverseRewards: manifest.configuration.reverseRewards)
-        guard options.seeds >= 1, options.seeds <= 1000 else {
-            throw RunError.invalidOption("seeds must be between 1 and 1000, got \(options.seeds)")
-        }
         var perSeed: [[VariantResult]] = []
         for k in 0 ..< options.seeds {
             var evaluation = self
@@ -118,6 +117,21 @@ public struct EvaluationRun {
             try? FileManager.default.removeItem(at: summaryURL)
         }
         return perSeed[0]
+    }
+
+    /// What `--compare` and `--seeds` need that a run may lack, checked before the model loads.
+    private func checkComparisonsCanRun(manifest: RunManifest) throws {
+        guard options.seeds >= 1, options.seeds <= 1000 else {
+            throw RunError.invalidOption("seeds must be between 1 and 1000, got \(options.seeds)")
+        }
+        if options.comparisons.contains(.prompt),
+           options.instruction == nil, TaskInstructions.instruction(for: manifest.configuration.task) == nil {
+            throw RunError.invalidOption("--compare prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with --instruction")
+        }
+        if options.comparisons.contains(.diffMean) || options.comparisons.contains(.shuffledLabels),
+           try StatisticsCheckpoint.load(from: run)?.controlLayers == nil {
+            throw RunError.invalidRun(path: run.url.path, reason: "--compare diffmean and shuffled-labels need control statistics, which this run's collection did not gather (it was made by an older corrsteer); collect it again")
+        }
     }
 
     /// One evaluation on `splits`, written under `evalRoot`.
@@ -163,9 +177,8 @@ public struct EvaluationRun {
                 var fingerprint: String
                 switch method {
                 case .prompt:
-                    guard let instruction = options.instruction ?? TaskInstructions.instruction(for: manifest.configuration.task) else {
-                        throw RunError.invalidOption("--compare prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with --instruction")
-                    }
+                    // Present: checked before the model loaded.
+                    let instruction = options.instruction ?? TaskInstructions.instruction(for: manifest.configuration.task) ?? ""
                     examples = examples.map { $0.withInstruction(instruction) }
                     fingerprint = try Fingerprint.of(["instruction": instruction])
                 case .diffMean:
@@ -272,8 +285,8 @@ public struct EvaluationRun {
     }
 
     private func note(_ line: String) {
-        // Always shown, even with --quiet: it explains why work is being redone.
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        // A notice, not progress: it explains why work is being redone.
+        output.notice(line)
     }
 
     private func finish(variant: String, predictions: [PredictionRecord], baseline: [PredictionRecord]?,
@@ -461,7 +474,7 @@ struct Predictor {
     let stopTokenIDs: Set<Int>
     /// `--reverse`: the reward is 1 − the task's score here too, as in the reference's evaluation.
     let reverseRewards: Bool
-    let quiet: Bool
+    let output: StageOutput
 
     func predict(_ examples: [TaskExample], plan: SteeringPlan?, label: String, partial: URL?) throws -> [PredictionRecord] {
         var hooks: [ResidualHook] = []
@@ -478,7 +491,7 @@ struct Predictor {
             records = Array(records.prefix(matching))
             try AtomicFile.write(records.reduce(into: Data()) { $0.append(try PredictionsFile.line($1)) }, to: partial)
         }
-        let progress = ProgressReporter(label: "evaluate \(label)", total: examples.count, alreadyDone: records.count, quiet: quiet)
+        let progress = ProgressReporter(label: "evaluate \(label)", total: examples.count, alreadyDone: records.count, output: output)
         var correct = records.map(\.reward).reduce(0, +)
         while records.count < examples.count {
             let batch = Array(examples[records.count..<min(records.count + batchSize, examples.count)])

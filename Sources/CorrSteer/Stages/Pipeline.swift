@@ -11,7 +11,8 @@ public struct Pipeline {
     public var evaluation: EvaluationOptions
     /// Continue an interrupted run instead of refusing an existing one.
     public var resume = false
-    public var quiet = false
+    /// Progress and notices of every stage (silent unless given somewhere to write).
+    public var output = StageOutput.silent
     /// Called once the features are selected, before evaluation starts (the CLI lists them).
     public var onSelection: (FeatureCandidates) -> Void = { _ in }
     /// How the collection holds its SAE encoders, and who hears the choice.
@@ -43,7 +44,7 @@ public struct Pipeline {
 
         var collect = CollectionRun(configuration: collection, run: run)
         collect.resume = resume
-        collect.quiet = quiet
+        collect.output = output
         collect.memoryPlan = memoryPlan
         collect.onMemoryPlan = onMemoryPlan
         let summary = try collect.execute(context: context)
@@ -54,7 +55,7 @@ public struct Pipeline {
         onSelection(candidates)
 
         var evaluate = EvaluationRun(run: run, options: evaluation)
-        evaluate.quiet = quiet
+        evaluate.output = output
         let variants = try evaluate.execute(context: context)
         try RunReport.write(try RunReport.load(runDirectory: run), to: run)
         return Result(candidates: candidates, variants: variants, collection: summary)
@@ -70,7 +71,7 @@ extension DemoBundle {
     /// Runs the demo into `run`. Only a previous demo run is replaced, and only when the folder holds
     /// nothing but its files: a folder holding anything else, or another kind of run, is the user's and
     /// is never written into.
-    public func execute(into run: RunDirectory, quiet: Bool = false) throws -> Pipeline.Result {
+    public func execute(into run: RunDirectory, output: StageOutput = .silent) throws -> Pipeline.Result {
         try run.requireWritable(replacingRun: true)
         let lock = try RunLock.acquire(run, creating: true)
         defer { withExtendedLifetime(lock) {} }
@@ -83,7 +84,7 @@ extension DemoBundle {
             try run.removeRunEntries()
         }
         var pipeline = pipeline(into: run)
-        pipeline.quiet = quiet
+        pipeline.output = output
         return try pipeline.execute()
     }
 }

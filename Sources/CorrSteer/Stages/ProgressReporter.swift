@@ -1,12 +1,12 @@
 import Foundation
 
-/// Progress of a long stage on stderr. On a terminal: one bar redrawn in place, with percentage,
+/// Progress of a long stage, written to a `StageOutput`. On a terminal: one bar redrawn in place, with percentage,
 /// done/total, rate, elapsed time, ETA and a running accuracy. Otherwise (a log file, CI): one line
 /// each time another 10 % is done, so logs stay short and readable.
 public final class ProgressReporter: @unchecked Sendable {
     private let label: String
     private let total: Int
-    private let quiet: Bool
+    private let output: StageOutput
     private let start = Date()
     private var lastDraw = Date.distantPast
     private let interactive: Bool
@@ -15,17 +15,17 @@ public final class ProgressReporter: @unchecked Sendable {
     private var lastTenth: Int
 
     /// `alreadyDone` counts work finished by an earlier (resumed) process: it is excluded from the rate.
-    public init(label: String, total: Int, alreadyDone: Int = 0, quiet: Bool) {
+    public init(label: String, total: Int, alreadyDone: Int = 0, output: StageOutput) {
         self.label = label
         self.total = total
-        self.quiet = quiet
+        self.output = output
         self.startCount = alreadyDone
-        self.interactive = isatty(STDERR_FILENO) != 0
+        self.interactive = output.progressIsTerminal
         self.lastTenth = Self.tenth(done: alreadyDone, total: total)
     }
 
     public func update(done: Int, correct: Double? = nil, force: Bool = false) {
-        guard !quiet else { return }
+        guard let write = output.progress else { return }
         let now = Date()
         if interactive {
             guard force || done == total || now.timeIntervalSince(lastDraw) >= 0.2 else { return }
@@ -41,12 +41,12 @@ public final class ProgressReporter: @unchecked Sendable {
         // row: the bar is clipped to the width instead.
         if interactive, let columns = Self.terminalColumns(), line.count >= columns { line = String(line.prefix(columns - 1)) }
         let text = interactive ? "\r\u{1B}[K" + line : line + "\n"
-        FileHandle.standardError.write(Data(text.utf8))
+        write(text)
     }
 
     public func finish() {
-        guard !quiet, interactive else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        guard let write = output.progress, interactive else { return }
+        write("\n")
     }
 
     /// The width of the terminal stderr writes to, if it is one.
