@@ -59,14 +59,18 @@ struct SAEOptions: ParsableArguments {
     @Flag(help: "Llama Scope: the SAELens 5.x threshold (not rescaled by the dataset norm), as the CorrSteer reference used.")
     var saelens5Threshold = false
 
+    @Option(name: .customLong("sae-k"), help: "Qwen Scope: k of the TopK (the files do not store it; by default the L0_K in the repository folder's name).")
+    var topK: Int?
+
     var options: SAELoadOptions {
-        SAELoadOptions(normScalingFactor: normScalingFactor, llamaScopeUsesSAELens5Threshold: saelens5Threshold)
+        SAELoadOptions(normScalingFactor: normScalingFactor, llamaScopeUsesSAELens5Threshold: saelens5Threshold, topK: topK)
     }
 
     func path() throws -> URL { URL(fileURLWithPath: sae) }
 
     func validate() throws {
         if let layer, layer < 0 { throw ValidationError("--layer must not be negative, got \(layer)") }
+        if let topK, topK < 1 { throw ValidationError("--sae-k must be at least 1, got \(topK)") }
     }
 
     /// One JSON object on stdout, snake_case keys.
