@@ -1,18 +1,30 @@
 /// A value built by the restricted unpickler. Lists and dicts are boxes because pickle memoizes a
 /// container before filling it, and a later BINGET must see the filled one.
+///
+/// Every container records its nesting depth, which is capped: a value is freed recursively, so a
+/// pickle of a million nested tuples (a few bytes each) would otherwise overflow the stack.
 indirect enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
     case float(Double)
     case string(String)
-    case tuple([PickleValue])
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     /// A `module name` reference that passed the allowlist; only `reduce` gives it meaning.
     case global(module: String, name: String)
     /// Whatever the caller's persistent-load or reduce hooks build (a tensor, a storage).
     case opaque(any Sendable)
+
+    var depth: Int {
+        switch self {
+        case let .tuple(_, depth): depth
+        case let .list(box): box.depth
+        case let .dict(box): box.depth
+        default: 0
+        }
+    }
 
     var kind: String {
         switch self {
@@ -30,9 +42,16 @@ indirect enum PickleValue {
     }
 }
 
-final class PickleList { var items: [PickleValue] = [] }
+/// Python's pickler fills a list or dict right after creating it, before it becomes anyone's child, so
+/// a box is sealed once it is nested: its depth can then no longer grow behind its parents' backs.
+class PickleBox {
+    var depth = 1
+    var isSealed = false
+}
 
-final class PickleDict {
+final class PickleList: PickleBox { var items: [PickleValue] = [] }
+
+final class PickleDict: PickleBox {
     /// Insertion order kept, as Python dicts keep it.
     var entries: [(key: PickleValue, value: PickleValue)] = []
 }
@@ -64,6 +83,9 @@ struct PickleMachine {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+
+    /// Far deeper than any checkpoint (a torch state dict nests 4 deep) and far from the stack's limit.
+    static let maxDepth = 200
 
     /// Strings come from the file; clipped so an error line stays short.
     private static func clip(_ text: String) -> String { text.count > 80 ? String(text.prefix(80)) + "…" : text }
@@ -111,26 +133,33 @@ struct PickleMachine {
                 let count = try uint(8)
                 guard count <= UInt64(bytes.count) else { throw fail("string of \(count) bytes is longer than the pickle") }
                 stack.append(.string(try text(count: Int(count))))
-            case 0x29: stack.append(.tuple([])) // EMPTY_TUPLE
-            case 0x85: stack.append(.tuple(try pop(1))) // TUPLE1
-            case 0x86: stack.append(.tuple(try pop(2))) // TUPLE2
-            case 0x87: stack.append(.tuple(try pop(3))) // TUPLE3
-            case 0x74: stack.append(.tuple(try popToMark())) // TUPLE
+            case 0x29: stack.append(.tuple([], depth: 1)) // EMPTY_TUPLE
+            case 0x85: stack.append(try tuple(try pop(1))) // TUPLE1
+            case 0x86: stack.append(try tuple(try pop(2))) // TUPLE2
+            case 0x87: stack.append(try tuple(try pop(3))) // TUPLE3
+            case 0x74: stack.append(try tuple(try popToMark())) // TUPLE
             case 0x5D: stack.append(.list(PickleList())) // EMPTY_LIST
             case 0x7D: stack.append(.dict(PickleDict())) // EMPTY_DICT
             case 0x61: // APPEND
-                let item = try pop(1)[0]
-                try list(on: "APPEND").items.append(item)
+                let item = try pop(1)
+                let target = try list(on: "APPEND")
+                try nest(item, into: target)
+                target.items += item
             case 0x65: // APPENDS
                 let items = try popToMark()
-                try list(on: "APPENDS").items += items
+                let target = try list(on: "APPENDS")
+                try nest(items, into: target)
+                target.items += items
             case 0x73: // SETITEM
                 let pair = try pop(2)
-                try dict(on: "SETITEM").entries.append((pair[0], pair[1]))
+                let target = try dict(on: "SETITEM")
+                try nest(pair, into: target)
+                target.entries.append((pair[0], pair[1]))
             case 0x75: // SETITEMS
                 let items = try popToMark()
                 guard items.count % 2 == 0 else { throw fail("SETITEMS with an odd number (\(items.count)) of keys and values") }
                 let target = try dict(on: "SETITEMS")
+                try nest(items, into: target)
                 for i in stride(from: 0, to: items.count, by: 2) { target.entries.append((items[i], items[i + 1])) }
             case 0x71: try put(Int(try byte())) // BINPUT
             case 0x72: try put(Int(try uint(4))) // LONG_BINPUT
@@ -151,7 +180,7 @@ struct PickleMachine {
             case 0x52: // REDUCE
                 let pair = try pop(2)
                 guard case let .global(module, name) = pair[0] else { throw fail("REDUCE calls a \(pair[0].kind), not an allowed global") }
-                guard case let .tuple(arguments) = pair[1] else { throw fail("REDUCE of \(module).\(name) with a \(pair[1].kind) instead of an argument tuple") }
+                guard case let .tuple(arguments, _) = pair[1] else { throw fail("REDUCE of \(module).\(name) with a \(pair[1].kind) instead of an argument tuple") }
                 stack.append(try wrap { () throws(PickleError) in try rules.reduce(module, name, arguments) })
             case 0x51: // BINPERSID
                 let id = try pop(1)[0]
@@ -244,6 +273,29 @@ struct PickleMachine {
         guard let top = stack.last, stack.count > (marks.last ?? 0) else { throw fail("\(opcode) with no dict on the stack") }
         guard case let .dict(dict) = top else { throw fail("\(opcode) on a \(top.kind), not a dict") }
         return dict
+    }
+
+    /// Seals the boxes among `items` and returns the depth of a container holding them.
+    private func nestedDepth(_ items: [PickleValue]) throws(PickleError) -> Int {
+        var depth = 1
+        for item in items {
+            switch item {
+            case let .list(box as PickleBox), let .dict(box as PickleBox): box.isSealed = true
+            default: break
+            }
+            depth = max(depth, item.depth + 1)
+        }
+        guard depth <= Self.maxDepth else { throw fail("containers nest more than \(Self.maxDepth) deep") }
+        return depth
+    }
+
+    private func tuple(_ items: [PickleValue]) throws(PickleError) -> PickleValue {
+        .tuple(items, depth: try nestedDepth(items))
+    }
+
+    private func nest(_ items: [PickleValue], into box: PickleBox) throws(PickleError) {
+        guard !box.isSealed else { throw fail("adds to a list or dict that is already inside another container") }
+        box.depth = max(box.depth, try nestedDepth(items))
     }
 
     private mutating func put(_ index: Int) throws(PickleError) {

@@ -220,7 +220,7 @@ public final class TorchPickleFile: @unchecked Sendable {
     }
 
     private static func persistentLoad(_ id: PickleValue) throws(PickleError) -> PickleValue {
-        guard case let .tuple(parts) = id, parts.count == 5, case .string("storage") = parts[0] else {
+        guard case let .tuple(parts, _) = id, parts.count == 5, case .string("storage") = parts[0] else {
             throw PickleError(offset: 0, reason: "persistent id is not ('storage', type, key, location, numel)")
         }
         guard case let .global("torch", type) = parts[1], storageByteSizes[type] != nil else {
@@ -246,7 +246,7 @@ public final class TorchPickleFile: @unchecked Sendable {
         case ("torch._utils", "_rebuild_tensor_v2"):
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             guard (6...7).contains(arguments.count), case let .opaque(object) = arguments[0], let storage = object as? StorageReference,
-                  case let .int(offset) = arguments[1], case let .tuple(sizeValues) = arguments[2], case let .tuple(strideValues) = arguments[3]
+                  case let .int(offset) = arguments[1], case let .tuple(sizeValues, _) = arguments[2], case let .tuple(strideValues, _) = arguments[3]
             else {
                 throw PickleError(offset: 0, reason: "_rebuild_tensor_v2 needs (storage, offset, size tuple, stride tuple, requires_grad, hooks)")
             }

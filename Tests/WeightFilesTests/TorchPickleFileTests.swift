@@ -81,4 +81,28 @@ final class TorchPickleFileTests: XCTestCase {
         expectError("bad/view_past_storage.pt", contains: ["W_enc", "reaches element 16 of a storage of 12 elements"])
         expectError("plain_dict.pt-missing", contains: ["cannot read file"])
     }
+
+    /// `{'a': <value>}` as a one-member torch zip, pickled by hand.
+    private func pickled(_ value: [UInt8]) throws -> String {
+        let pickle: [UInt8] = [0x80, 2, 0x7D, 0x58, 1, 0, 0, 0, 0x61] + value + [0x73, 0x2E]
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pickle-\(UUID().uuidString).pt")
+        try Data(ZipBuilder(members: [.init(name: "x/data.pkl", data: pickle)]).bytes()).write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url.path
+    }
+
+    /// Values are freed recursively, so nesting is capped well before the stack runs out.
+    func testDeepNestingIsRefusedNotAStackOverflow() throws {
+        let tuples = [0x4E] + [UInt8](repeating: 0x85, count: 1_000_000) // None, then TUPLE1 a million times
+        XCTAssertThrowsError(try TorchPickleFile(path: try pickled(tuples))) { XCTAssertTrue("\($0)".contains("nest more than 200 deep"), "\($0)") }
+        let lists = [UInt8](repeating: 0x5D, count: 100_001) + [UInt8](repeating: 0x61, count: 100_000) // bottom-up APPENDs
+        XCTAssertThrowsError(try TorchPickleFile(path: try pickled(lists))) { XCTAssertTrue("\($0)".contains("nest more than 200 deep"), "\($0)") }
+        // Top-down: memoize a list, nest it, then fetch it back and append to it.
+        let topDown: [UInt8] = [0x5D, 0x71, 0, 0x5D, 0x68, 0, 0x61, 0x68, 0, 0x5D, 0x61, 0x30]
+        XCTAssertThrowsError(try TorchPickleFile(path: try pickled(topDown))) {
+            XCTAssertTrue("\($0)".contains("already inside another container"), "\($0)")
+        }
+        let shallow = try TorchPickleFile(path: try pickled([0x4E, 0x85, 0x85]))
+        XCTAssertEqual(shallow.names, [])
+    }
 }
