@@ -25,13 +25,13 @@ public enum ChatFormat: String, Sendable, CaseIterable {
     /// the conversation has none, consecutive tool results in one user turn.
     case qwen25 = "qwen-2.5"
     /// Qwen3 (ChatML): no default system message; assistant turns after the last user query keep their
-    /// reasoning in a `<think>` block, earlier ones lose it. The generation prompt is the template's
-    /// default (thinking enabled).
+    /// reasoning in a `<think>` block, earlier ones lose it. `render(enableThinking: false)` gives the
+    /// non-thinking generation prompt.
     case qwen3 = "qwen-3"
 
     /// The format of a chat template: Gemma-2 and Llama-3.1 by a fingerprint of their exact text
-    /// (surrounding whitespace ignored); Qwen's ChatML templates by phrases only they contain (their text
-    /// could not be byte-checked against the published files offline; see
+    /// (surrounding whitespace ignored); Qwen's ChatML templates by phrases only they contain, so that
+    /// the revisions Qwen published of each template are all recognised (see
     /// scripts/fixtures/tokenization_chat_qwen.py). Nil for any other template.
     public init?(template: String) {
         switch Self.fingerprint(template) {
@@ -75,8 +75,11 @@ public enum ChatFormat: String, Sendable, CaseIterable {
     }
 
     /// Renders the conversation as the model's template would, starting with `bosToken`.
-    /// Encode the result with `addSpecialTokens: false`: it already holds the BOS text.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, bosToken: String) throws -> String {
+    /// Encode the result with `addSpecialTokens: false`: it already holds the BOS text. `enableThinking`
+    /// is the Qwen3 template's `enable_thinking`: false closes an empty `<think>` block in the generation
+    /// prompt so that the model answers directly (other formats ignore it).
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, bosToken: String,
+                       enableThinking: Bool = true) throws -> String {
         // Both templates index messages[0] unconditionally, which fails on an empty list.
         guard !messages.isEmpty else {
             throw TokenizerError.chatTemplateRejected(format: rawValue, message: "the conversation has no messages")
@@ -85,7 +88,7 @@ public enum ChatFormat: String, Sendable, CaseIterable {
         case .gemma2: return try renderGemma2(messages, addGenerationPrompt, bosToken)
         case .llama31: return renderLlama31(messages, addGenerationPrompt, bosToken)
         case .qwen25: return renderQwen25(messages, addGenerationPrompt)
-        case .qwen3: return renderQwen3(messages, addGenerationPrompt)
+        case .qwen3: return renderQwen3(messages, addGenerationPrompt, enableThinking)
         }
     }
 
@@ -118,7 +121,7 @@ public enum ChatFormat: String, Sendable, CaseIterable {
         return text
     }
 
-    private func renderQwen3(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) -> String {
+    private func renderQwen3(_ messages: [ChatMessage], _ addGenerationPrompt: Bool, _ enableThinking: Bool) -> String {
         var text = messages[0].role == "system" ? Self.chatML("system", messages[0].content) : ""
         // The last user message that is not a wrapped tool result.
         let lastQuery = messages.indices.last { index in
@@ -147,7 +150,7 @@ public enum ChatFormat: String, Sendable, CaseIterable {
             default: break
             }
         }
-        if addGenerationPrompt { text += "<|im_start|>assistant\n" }
+        if addGenerationPrompt { text += "<|im_start|>assistant\n" + (enableThinking ? "" : "<think>\n\n</think>\n\n") }
         return text
     }
 

@@ -117,16 +117,19 @@ final class ChatFormatTests: XCTestCase {
         XCTAssertNil(ChatFormat(template: "{% for m in messages %}<|im_start|>{{ m.role }}<|im_end|>{% endfor %}"),
                      "a ChatML template that is not Qwen's is not guessed")
         let list = try FixtureFiles.json(TestPaths.fixtures.appendingPathComponent("chat-renders-qwen.json")) as! [[String: Any]]
-        XCTAssertGreaterThan(list.count, 100)
+        XCTAssertGreaterThan(list.count, 150)
+        XCTAssertTrue(list.contains { ($0["expected"] as? String)?.hasSuffix("<|im_start|>assistant\n<think>\n\n</think>\n\n") == true })
         for entry in list {
             let format = ChatFormat(rawValue: entry["format"] as! String)!
             let messages = (entry["messages"] as! [[String: String]]).map { ChatMessage(role: $0["role"]!, content: $0["content"]!) }
             let prompt = entry["add_generation_prompt"] as! Bool
-            let label = "\(format.rawValue) \(messages.map(\.role)) prompt=\(prompt)"
+            let thinking = entry["enable_thinking"] as? Bool ?? true
+            let label = "\(format.rawValue) \(messages.map(\.role)) prompt=\(prompt) thinking=\(thinking)"
             if let expected = entry["expected"] as? String {
-                XCTAssertEqual(try format.render(messages, addGenerationPrompt: prompt, bosToken: ""), expected, label)
+                XCTAssertEqual(try format.render(messages, addGenerationPrompt: prompt, bosToken: "", enableThinking: thinking),
+                               expected, label)
             } else {
-                XCTAssertThrowsError(try format.render(messages, addGenerationPrompt: prompt, bosToken: ""), label)
+                XCTAssertThrowsError(try format.render(messages, addGenerationPrompt: prompt, bosToken: "", enableThinking: thinking), label)
             }
         }
         XCTAssertEqual(ChatFormat.qwen3.endOfTurnToken, "<|im_end|>")
