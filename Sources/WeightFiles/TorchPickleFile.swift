@@ -123,7 +123,7 @@ public final class TorchPickleFile: @unchecked Sendable {
                 path: path, tensor: name, dtype: info.storageType, supported: Self.storageDTypes.keys.sorted())
         }
         // `check` ran at open: the member exists, is stored, and holds every element the view reaches.
-        let entry = storages[info.storageKey]!
+        guard let entry = storages[info.storageKey] else { throw WeightFileError.missingTensor(path: path, tensor: "data/\(info.storageKey)") }
         let base = file.bytes + entry.dataOffset
         let size = dtype.byteSize
         let count = info.shape.reduce(1, *)
@@ -274,7 +274,7 @@ public final class TorchPickleFile: @unchecked Sendable {
         }
         guard let entry = storages[t.storageKey] else { throw bad("its storage 'data/\(t.storageKey.prefix(40))' is not in the archive") }
         guard entry.compression == .stored, !entry.isEncrypted else { throw bad("storage member '\(entry.name)' is compressed or encrypted; torch.save stores it plainly") }
-        let elementSize = storageByteSizes[t.storageType]!
+        guard let elementSize = storageByteSizes[t.storageType] else { throw bad("unknown storage type \(t.storageType)") }
         guard entry.uncompressedSize % elementSize == 0 else {
             throw bad("storage member '\(entry.name)' has \(entry.uncompressedSize) bytes, not a whole number of \(elementSize)-byte \(t.storageType) elements")
         }
