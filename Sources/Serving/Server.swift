@@ -131,7 +131,11 @@ struct Routes: Sendable {
         let scheduler = setup.scheduler
         let body = ResponseBody { writer in
             do {
-                try await writeEvents(job.events, style: style, includeUsage: includeUsage, to: &writer)
+                try await withTaskCancellationHandler {
+                    try await writeEvents(job.events, style: style, includeUsage: includeUsage, to: &writer)
+                } onCancel: {
+                    scheduler.cancel(job.id)
+                }
             } catch {
                 // The client went away: its slot is not needed any more.
                 scheduler.cancel(job.id)
