@@ -22,6 +22,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         .target(name: "CKernels", cSettings: kernelFlags),
@@ -34,8 +37,9 @@ let package = Package(
         .target(name: "SparseAutoencoders", dependencies: ["Tensors", "WeightFiles", "InputQuoting"], swiftSettings: swiftFlags),
         .target(name: "Tasks", dependencies: ["InputQuoting"], swiftSettings: parserFlags),
         .target(name: "CorrSteer", dependencies: ["InputQuoting", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks"], resources: [.copy("Resources/demo")], swiftSettings: swiftFlags),
+        .target(name: "Serving", dependencies: ["CorrSteer", "LanguageModels", "SparseAutoencoders", "Tokenization", "Tensors", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: swiftFlags),
         .target(name: "Benchmarks", dependencies: ["CKernels", "CorrSteer", "LanguageModels", "Tensors", "WeightFiles"], swiftSettings: swiftFlags),
-        .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
+        .executableTarget(name: "corrsteer", dependencies: ["CorrSteer", "Benchmarks", "Tensors", "WeightFiles", "Tokenization", "LanguageModels", "SparseAutoencoders", "Tasks", "Serving", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftFlags),
         // Fuzzing harness (scripts/fuzz/README.md). The CLI fuzzer runs the built `corrsteer` binary and
         // links only zlib (CRCs, re-deflating npz members); the parsers' entry point links the parsers.
         .executableTarget(name: "corrsteer-fuzz", dependencies: ["CZlib"], path: "scripts/fuzz/cli"),
@@ -48,6 +52,7 @@ let package = Package(
         .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
         .testTarget(name: "CorrSteerTests", dependencies: ["CorrSteer", "LanguageModels", "SparseAutoencoders", "Tensors"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "LanguageModels", "Tensors"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "CorrSteer", "LanguageModels", "SparseAutoencoders", "Tokenization", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "CLITests", dependencies: ["corrsteer", "CorrSteer", "WeightFiles"]),
     ],
     swiftLanguageModes: [.v5]

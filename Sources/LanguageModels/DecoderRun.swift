@@ -30,10 +30,15 @@ final class DecoderRun {
     private let slidingCos = Buffer<Float>(), slidingSin = Buffer<Float>()
 
     /// `lengths[s]` is the most positions sequence s will hold.
-    init(model: LanguageModel, lengths: [Int], hooks: [ResidualHook]) throws {
+    convenience init(model: LanguageModel, lengths: [Int], hooks: [ResidualHook]) throws {
+        try self.init(model: model, cache: KVCache(config: model.config, lengths: lengths), hooks: hooks)
+    }
+
+    /// A run over an existing cache (several runs with different hook positions may share one).
+    init(model: LanguageModel, cache: KVCache, hooks: [ResidualHook]) throws {
         self.model = model
         let c = model.config
-        cache = KVCache(config: c, lengths: lengths)
+        self.cache = cache
         attention = (0..<c.layerCount).map { l in
             Attention(heads: c.attentionHeadCount, keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension,
                       scale: c.attentionScale, softcap: c.attentionLogitSoftcap,

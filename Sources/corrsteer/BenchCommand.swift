@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
               CORRSTEER_THREADS    threads for matrix products (default: every core)
               CORRSTEER_PRECISION  default of --precision (else auto)
             """,
-        subcommands: [BenchModelCommand.self, BenchCollectCommand.self, BenchSAEEncodeCommand.self, BenchCeilingsCommand.self],
+        subcommands: [BenchModelCommand.self, BenchCollectCommand.self, BenchSAEEncodeCommand.self, BenchCeilingsCommand.self, BenchServeCommand.self],
         defaultSubcommand: BenchModelCommand.self)
 }
 

@@ -31,6 +31,7 @@ struct CorrSteerCommand: ParsableCommand {
             TokenizeCommand.self,
             ForwardCommand.self,
             GenerateCommand.self,
+            ServeCommand.self,
         ]
     )
 }
