@@ -32,7 +32,8 @@ final class ComparisonTests: XCTestCase {
                 let batchRewards = Array(rewards[start ..< end])
                 try features[layer]!.add(correlationRows: rows, coefficientRows: rows, rewards: batchRewards)
                 try controls.add(layer: layer, features: (rows, rows), residual: (residual, residual),
-                                 rewards: batchRewards, batchStart: start, seed: seed)
+                                 rewards: batchRewards,
+                                 permuted: ControlStatistics.permutedRewards(batchRewards, batchStart: start, seed: seed))
                 start = end
             }
         }

@@ -41,16 +41,16 @@ public struct ControlStatistics: Equatable, Sendable {
         for (layer, stats) in other.residual { try residual[layer]!.merge(stats) }
     }
 
-    /// Adds one batch of one layer: the feature rows with the batch's permuted rewards (left out for a
-    /// batch of one sample) and the residual rows with the true rewards. Rows are `rewards.count` ×
-    /// width, row-major, per view.
+    /// Adds one batch of one layer: the feature rows with the batch's `permuted` rewards (nil for a batch
+    /// of one sample, which is left out; see `permutedRewards`) and the residual rows with the true
+    /// rewards. Rows are `rewards.count` × width, row-major, per view.
     public mutating func add(layer: Int, features: (correlation: [Float], coefficient: [Float]),
                              residual: (correlation: [Float], coefficient: [Float]),
-                             rewards: [Double], batchStart: Int, seed: Int) throws {
+                             rewards: [Double], permuted: [Double]?) throws {
         guard shuffled[layer] != nil, self.residual[layer] != nil else {
             throw FeatureStatisticsError.shapeMismatch("no control statistics for layer \(layer)")
         }
-        if let permuted = Self.permutedRewards(rewards, batchStart: batchStart, seed: seed) {
+        if let permuted {
             try shuffled[layer]!.add(correlationRows: features.correlation, coefficientRows: features.coefficient,
                                      rewards: permuted)
         }

@@ -53,13 +53,15 @@ public struct CollectionStep {
         let rewards = try score(outputs)
         let rows = collector.finish(stoppedOnEOS: outputs.map(stoppedOnEOS),
                                     correlationPool: correlationPool, coefficientPool: coefficientPool)
+        // One permutation per batch, shared by every layer.
+        let permuted = readsResiduals ? ControlStatistics.permutedRewards(rewards, batchStart: batchStart, seed: seed) : nil
         for (index, (source, layerRows)) in zip(sources, rows).enumerated() {
             guard statistics[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
             try statistics[source.layer]!.add(
                 correlationRows: layerRows.correlation, coefficientRows: layerRows.coefficient, rewards: rewards)
             if readsResiduals {
                 try controls!.add(layer: source.layer, features: layerRows, residual: rows[sources.count + index],
-                                  rewards: rewards, batchStart: batchStart, seed: seed)
+                                  rewards: rewards, permuted: permuted)
             }
             pooled(source.layer, layerRows.correlation)
         }

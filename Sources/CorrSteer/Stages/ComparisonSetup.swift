@@ -14,6 +14,7 @@ final class ComparisonSetup {
     private let seed: UInt64
     private var statistics: [Int: FeatureStatistics]?
     private var controls: ControlStatistics?
+    private var verifiedCheckpoint: StatisticsCheckpoint?
 
     init(run: RunDirectory, manifest: RunManifest, candidates: FeatureCandidates, rows: DecoderRowSource,
          reference: SteeringPlan, scale: Double, decoderBiasMode: DecoderBiasMode, seed: UInt64) {
@@ -68,10 +69,12 @@ final class ComparisonSetup {
     }
 
     private func checkpoint() throws -> StatisticsCheckpoint {
+        if let verifiedCheckpoint { return verifiedCheckpoint }
         guard let checkpoint = try StatisticsCheckpoint.load(from: run), checkpoint.complete else {
             throw RunError.invalidRun(path: run.url.path, reason: "--compare needs the run's complete collection statistics")
         }
         try checkpoint.verify(against: manifest, in: run)
+        verifiedCheckpoint = checkpoint
         return checkpoint
     }
 
