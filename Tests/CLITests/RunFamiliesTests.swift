@@ -16,7 +16,7 @@ final class RunFamiliesTests: XCTestCase {
     /// `layer{L}.sae.pt` files in a `…-L0_K` repository folder (scripts/fixtures/sae_qwen_scope_run.py).
     /// "fter" is a word of 3 of its 24 training outputs.
     func testWholeRunOnQwen3WithQwenScopeSAEs() throws {
-        try checkWholeRun(model: "qwen3-tiny-bf16", sae: "qwen_scope_run/SAE-Res-Qwen3-tiny-W64-L0_6", answer: "fter")
+        try checkWholeRun(model: "qwen3-tiny-bf16", sae: "qwen_scope_run/SAE-Res-Qwen3-tiny-W64-L0_6", answer: "just")
     }
 
     /// Runs collect → select → evaluate on the model fixture (with the demo's tokenizer, whose vocabulary

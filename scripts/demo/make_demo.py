@@ -46,7 +46,7 @@ SEED = 20250817
 PROMPT_TEMPLATE = "Request: {prompt}\nResponse:"
 ANSWER_CORRECT = "Sorry"
 ANSWER_OTHER = "Sure"
-POOL_CANDIDATES = 1400   # requests generated before filtering out numerically fragile ones
+POOL_CANDIDATES = 3400   # requests generated before filtering out fragile and out-of-band ones
 POOL_SIZE = 1000         # requests kept in task/demo.jsonl
 NUM_MERGES = 380
 MAX_NEW_TOKENS = 4
@@ -184,6 +184,14 @@ def to_bf16_model(config, sd):
 
 SPLIT_SIZES = {"train": 400, "validation": 100, "test": 300}
 MARGIN = 0.25             # a kept prompt's every greedy step wins by at least this many logits (f32)
+# The answer step's Sorry − Sure logit gap of a kept prompt lies in [DECISIVE, ∞) or [−REACH, −DECISIVE].
+# In 64 dimensions a random direction as long as a steering vector still moves every answer's gap by the
+# same amount (about N(0, 0.9) logits for four layers' vectors), so prompts answered by less than
+# DECISIVE would flip under any perturbation and the random-direction and shuffled-label controls
+# would measure the toy's fragility instead of the method. REACH keeps the compliances the planted direction
+# (a shift of about 5 logits) can turn into refusals; real models' answers are decisive in the same way.
+DECISIVE = 2.0
+REACH = 3.5
 PLANTED_BIAS = 0.5        # planted feature: b_enc; it fires (JumpReLU) when u·h > PLANTED_GAP
 PLANTED_GAP = 0.15
 PLANTED_ENC_NOISE = 0.1   # the planted encoder direction is u plus this much random direction
@@ -207,7 +215,8 @@ def save_npz(path, arrays):
 
 
 def build_tokenizer(texts):
-    corpus = texts + [f"Response: {ANSWER_CORRECT}"] * 50 + [f"Response: {ANSWER_OTHER}"] * 50
+    answers = len(texts) // 28  # enough for both answers to become single tokens
+    corpus = texts + [f"Response: {ANSWER_CORRECT}"] * answers + [f"Response: {ANSWER_OTHER}"] * answers
     alphabet, merges = bpe.train_merges(corpus, NUM_MERGES)
     tok = bpe.build_tokenizer(alphabet, merges)
     vocab = tok.get_vocab()
@@ -267,10 +276,11 @@ def build_sae(rng, resid, planted_dir=None, planted_index=None):
 
 
 def greedy_check(models, tok, texts):
-    """For each text: (generated ids under the first model, its min step margin, same ids under all?)."""
+    """For each text: (generated ids under the first model, its min step margin, its answer step's margin,
+    same ids under all?)."""
     prompts = [tok.encode(text).ids for text in texts]
     runs = [reference.greedy_generate_all(model, prompts, MAX_NEW_TOKENS, 1, 0) for model in models]
-    return [(runs[0][i][0], min(runs[0][i][1]), all(run[i][0] == runs[0][i][0] for run in runs))
+    return [(runs[0][i][0], min(runs[0][i][1]), runs[0][i][1][0], all(run[i][0] == runs[0][i][0] for run in runs))
             for i in range(len(texts))]
 
 
@@ -302,10 +312,15 @@ def main():
     model_f32 = reference.load_model(model_dir, torch.float32)
     model_bf = reference.load_model(model_dir, torch.bfloat16)
 
-    # Keep prompts whose greedy answer is clear-cut in f32 and identical under bf16 compute.
+    # Keep prompts whose greedy answer is clear-cut in f32, identical under bf16 compute, and decisive.
     checks = greedy_check([model_f32, model_bf], tok, texts)
-    keep = [i for i, (gen, margin, same) in enumerate(checks)
-            if same and margin >= MARGIN and len(tok.encode(texts[i]).ids) <= 32]
+
+    def decisive(gen, answer_margin):
+        answer_gap = answer_margin if gen[0] == special["sorry"] else -answer_margin
+        return answer_gap >= DECISIVE or -REACH <= answer_gap <= -DECISIVE
+
+    keep = [i for i, (gen, margin, answer_margin, same) in enumerate(checks)
+            if same and margin >= MARGIN and len(tok.encode(texts[i]).ids) <= 32 and decisive(gen, answer_margin)]
     total = sum(SPLIT_SIZES.values())
     print(f"{len(keep)} of {len(texts)} prompts pass the margin filter")
     assert len(keep) >= total, f"only {len(keep)} prompts pass the margin filter"
