@@ -257,7 +257,7 @@ final class ServingTests: XCTestCase {
             let generated = server.generatedTokens()
             XCTAssertLessThan(generated, Double(maxTokens) / 2, "stream: \(stream)")
             // The freed slot serves the next request.
-            let reply = try await server.post("/v1/completions", ["prompt": Self.prompts[3], "max_tokens": 3, "temperature": 0])
+            let reply = try await server.post("/v1/completions", ["prompt": Self.prompts[3], "max_tokens": 3, "temperature": 0, "ignore_eos": true])
             XCTAssertEqual(reply.status, 200, reply.text)
             XCTAssertEqual(server.generatedTokens() - generated, 3, "stream: \(stream)")
             try await server.stop()
