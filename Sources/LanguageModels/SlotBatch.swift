@@ -47,7 +47,7 @@ public final class SlotBatch {
         decoder = try DecoderRun(model: model, lengths: Array(repeating: contextLength, count: slots), hooks: hooks)
     }
 
-    /// Throws unless `prompt` can be prefilled into a slot and leave room for at least one more token.
+    /// Throws unless `prompt` is non-empty, fits in a slot and holds only vocabulary ids.
     public func check(prompt: [Int]) throws {
         guard !prompt.isEmpty else { throw LanguageModelError.invalidRequest("the prompt is empty") }
         guard prompt.count <= contextLength else {
