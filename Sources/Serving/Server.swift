@@ -100,13 +100,43 @@ struct Routes: Sendable {
             let job = try setup.scheduler.submit(parsed.job)
             let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased()
             let style = ResponseStyle(id: id, model: setup.modelName, created: Int(Date().timeIntervalSince1970), chat: chat)
-            if parsed.stream { return streaming(job, style: style, includeUsage: parsed.includeUsage) }
-            return try await collected(job.events, style: style)
+            if parsed.stream { return streaming(job, request: request, style: style, includeUsage: parsed.includeUsage) }
+            let response = try await whileConnected(request, cancelling: job) {
+                try await collected(job.events, style: style)
+            }
+            return Self.closingConnection(response)
         } catch let error as ServingError {
             return errorResponse(error)
         } catch {
             return errorResponse(.failed("\(error)"))
         }
+    }
+
+    /// Runs `operation` while watching the client's connection, and cancels `job` (freeing its slot at the
+    /// next step) as soon as the client closes it. Hummingbird neither cancels a handler's task nor fails
+    /// anything when a client goes away while nothing is being written, so the connection's inbound side
+    /// is the only signal: once the request body has been read, its end means the client has gone.
+    /// Watching consumes the connection's inbound stream, so the connection closes after the response.
+    private func whileConnected<Value: Sendable>(
+        _ request: Request, cancelling job: SubmittedJob, _ operation: () async throws -> Value
+    ) async throws -> Value {
+        let scheduler = setup.scheduler
+        return try await request.body.consumeWithInboundCloseHandler({ replayed in
+            // The watcher first replays the body already collected; drain it so the watcher reaches the
+            // connection itself.
+            for try await _ in replayed {}
+            return try await operation()
+        }, onInboundClosed: {
+            // Also called when `operation` returns; cancelling a finished job does nothing.
+            scheduler.cancel(job.id)
+        })
+    }
+
+    /// Tells the client the connection closes after this response (the disconnect watch used it up).
+    private static func closingConnection(_ response: Response) -> Response {
+        var response = response
+        response.headers[.connection] = "close"
+        return response
     }
 
     private func collected(_ events: AsyncStream<JobEvent>, style: ResponseStyle) async throws -> Response {
@@ -127,22 +157,20 @@ struct Routes: Sendable {
         throw ServingError.unavailable("the request was cancelled")
     }
 
-    private func streaming(_ job: SubmittedJob, style: ResponseStyle, includeUsage: Bool) -> Response {
+    private func streaming(_ job: SubmittedJob, request: Request, style: ResponseStyle, includeUsage: Bool) -> Response {
         let scheduler = setup.scheduler
         let body = ResponseBody { writer in
             do {
-                try await withTaskCancellationHandler {
+                try await whileConnected(request, cancelling: job) {
                     try await writeEvents(job.events, style: style, includeUsage: includeUsage, to: &writer)
-                } onCancel: {
-                    scheduler.cancel(job.id)
                 }
             } catch {
-                // The client went away: its slot is not needed any more.
+                // A write failed: the client went away.
                 scheduler.cancel(job.id)
                 throw error
             }
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        return Self.closingConnection(Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body))
     }
 
     private func writeEvents(_ events: AsyncStream<JobEvent>, style: ResponseStyle, includeUsage: Bool,

@@ -46,6 +46,9 @@ struct BenchServeCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per client count.")
     var json = false
 
+    @Flag(name: .long, help: "First time single passes (1 and N prompts, 1 and N decode rows; N = the most clients, at most --max-batch) and the tok/s ratio they allow.")
+    var profile = false
+
     func validate() throws {
         _ = try parseCounts(clients, option: "--clients")
         guard requests >= 1, promptTokens >= 1, maxTokens >= 1 else { throw ValidationError("--requests, --prompt-tokens and --max-tokens must be at least 1") }
@@ -73,6 +76,7 @@ struct BenchServeCommand: ParsableCommand {
         scheduler.start()
         defer { scheduler.shutdown() }
         let name = demo ? "demo" : shape.rawValue
+        if profile { try profilePasses(model: model, prompts: prompts, rows: min(maxBatch, try parseCounts(clients, option: "--clients").max() ?? 1)) }
         for count in try parseCounts(clients, option: "--clients") {
             output.note("\(name): \(count) client(s) × \(requests) request(s)")
             let load = loadAverage()
@@ -88,6 +92,36 @@ struct BenchServeCommand: ParsableCommand {
                              result.generatedTokens, result.seconds, load))
             }
         }
+    }
+
+    /// Times one pass of each kind the scheduler runs, on a fresh slot batch without hooks: what a step
+    /// costs by its rows, and the ratio of N clients' tok/s to 1 client's that these costs allow when
+    /// each client's prompt goes through in one pass and its tokens in `max-tokens − 1` steps.
+    private func profilePasses(model: LanguageModel, prompts: [[Int]], rows n: Int) throws {
+        let batch = try SlotBatch(model: model, slots: n, contextLength: promptTokens + maxTokens)
+        func prefill(_ count: Int) -> [SlotBatch.Input] {
+            (0..<count).map { SlotBatch.Input(slot: $0, tokens: prompts[$0 % prompts.count], position: 0, endsInput: true) }
+        }
+        func decode(_ count: Int) -> [SlotBatch.Input] {
+            (0..<count).map { SlotBatch.Input(slot: $0, tokens: [prompts[$0 % prompts.count][0]], position: promptTokens, endsInput: true) }
+        }
+        func seconds(_ inputs: [SlotBatch.Input], label: String) throws -> Double {
+            let start = ContinuousClock.now
+            _ = try batch.run(inputs, step: 1)
+            let elapsed = ContinuousClock.now - start
+            let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let rows = inputs.map(\.tokens.count).reduce(0, +)
+            print(String(format: "pass %@: %.3f s (%.1f rows/s; load average %.2f)", label, value, Double(rows) / value, loadAverage()))
+            return value
+        }
+        _ = try batch.run(prefill(n), step: 0)  // warm-up: buffers at their largest, weights paged in
+        let prefillOne = try seconds(prefill(1), label: "prefill 1 × \(promptTokens)")
+        let prefillAll = try seconds(prefill(n), label: "prefill \(n) × \(promptTokens)")
+        let decodeOne = try seconds(decode(1), label: "decode 1 row")
+        let decodeAll = try seconds(decode(n), label: "decode \(n) rows")
+        let steps = Double(maxTokens - 1)
+        let ratio = Double(n) * (prefillOne + steps * decodeOne) / (prefillAll + steps * decodeAll)
+        print(String(format: "passes allow %d clients %.2f× the tok/s of 1 client", n, ratio))
     }
 
     private func loadAverage() -> Double {

@@ -87,6 +87,12 @@ final class ServerHarness {
         try await client.shutdown()
     }
 
+    /// Tokens generated so far (the Prometheus counter).
+    func generatedTokens() -> Double {
+        let line = metrics.text().split(separator: "\n").first { $0.hasPrefix("corrsteer_generated_tokens_total ") }
+        return line.flatMap { Double($0.split(separator: " ").last!) } ?? .infinity
+    }
+
     struct Reply {
         var status: Int
         var headers: [String: String]

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CorrSteer
 import Foundation
 import LanguageModels
@@ -68,6 +69,75 @@ final class ServingTests: XCTestCase {
         }
         for i in cases.indices { XCTAssertEqual(texts[i], expected[i].text, "client \(i), plan \(cases[i].plan ?? "none")") }
         try await server.stop()
+    }
+
+    /// Requests admitted together are prefilled in one pass next to the decode rows of the others, all
+    /// at once (a large prompt-row budget) or one prompt per step (budget 1); requests steering the last
+    /// position and every position share passes. Each output still equals its solo `generate` output.
+    func testBatchedAdmissionEqualsSoloOutputs() async throws {
+        let (_, model, tokenizer) = ServerHarness.shared
+        // Plan "three" scaled down: at full strength its outputs hardly depend on where or how strongly
+        // it steers, so they could not show a vector added at the wrong rows or twice.
+        let plans = [Float(0.1), 0.2].map { scale in
+            var plan = ServerHarness.plans["three"]!
+            plan.entries = plan.entries.map { entry in
+                var entry = entry
+                entry.vector = entry.vector.map { scale * $0 }
+                return entry
+            }
+            return plan
+        }
+        var cases: [(prompt: String, plan: SteeringPlan?, all: Bool)] = Self.prompts.map { ($0, nil, false) }
+        for prompt in Self.prompts {
+            for plan in plans { cases += [(prompt, plan, false), (prompt, plan, true)] }
+        }
+        let expected = try cases.map { c in
+            try ServerHarness.reference(prompt(c.prompt), maxTokens: 12, plan: c.plan, positions: c.all ? .all : .generation, stops: [])
+        }
+        XCTAssertTrue(cases.indices.contains { i in i + 1 < cases.count && !cases[i].all && cases[i + 1].all && expected[i].text != expected[i + 1].text },
+                      "no case tells steering every position from steering the last one")
+        for budget in [1, 512] {
+            var options = Scheduler.Options()
+            options.maxBatch = 4
+            options.contextLength = 64
+            options.prefillRowsPerStep = budget
+            let scheduler = try Scheduler(model: model, tokenizer: tokenizer, options: options, metrics: ServingMetrics())
+            // Queued before the decode thread starts, so the first step admits four at once.
+            let jobs = try cases.map { c in
+                try scheduler.submit(GenerationJob(prompt: prompt(c.prompt), maxTokens: 12,
+                                                   steering: c.plan.map { SteeringVectors(sites: Self.sums($0), allPositions: c.all) }))
+            }
+            scheduler.start()
+            for (i, job) in jobs.enumerated() {
+                var text = ""
+                var count = 0
+                for await event in job.events {
+                    switch event {
+                    case let .text(delta, _): text += delta
+                    case let .finished(_, _, completion): count = completion
+                    case let .failed(error): XCTFail("\(error)")
+                    }
+                }
+                XCTAssertEqual(text, expected[i].text, "budget \(budget), case \(i)")
+                XCTAssertEqual(count, 12)
+            }
+            scheduler.shutdown()
+        }
+    }
+
+    /// A plan's vectors summed per site in entry order, as `SteeringHook` (and the server's registry) sums them.
+    private static func sums(_ plan: SteeringPlan) -> [HookSite: [Float]] {
+        var sums: [HookSite: [Float]] = [:]
+        for entry in plan.entries {
+            let site = HookSite(name: entry.site)!
+            if var sum = sums[site] {
+                for i in sum.indices { sum[i] += entry.vector[i] }
+                sums[site] = sum
+            } else {
+                sums[site] = entry.vector
+            }
+        }
+        return sums
     }
 
     func testVectorsEqualThePlanWithTheSameFeatures() async throws {
@@ -168,10 +238,44 @@ final class ServingTests: XCTestCase {
         try await waitUntil { server.scheduler.load.running == 0 }
         let reply = try await server.post("/v1/completions", ["prompt": Self.prompts[3], "max_tokens": 3, "temperature": 0])
         XCTAssertEqual(reply.status, 200)
-        let generated = server.metrics.text().split(separator: "\n").first { $0.hasPrefix("corrsteer_generated_tokens_total ") }
-        let count = generated.flatMap { Double($0.split(separator: " ").last!) } ?? .infinity
-        XCTAssertLessThan(count, 2000)
+        XCTAssertLessThan(server.generatedTokens(), 2000)
         try await server.stop()
+    }
+
+    /// A client that closes its connection mid-request frees its slot at once, streaming or not: the
+    /// request would run for 4000 tokens, and nothing but the disconnect can end it early.
+    func testClientDisconnectFreesItsSlot() async throws {
+        for stream in [false, true] {
+            let server = try await ServerHarness(maxBatch: 1, contextLength: 4096)
+            let maxTokens = 4000
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/v1/completions")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(Array(json(["prompt": Self.prompts[0], "max_tokens": maxTokens, "temperature": 0,
+                                              "ignore_eos": true, "stream": stream])))
+            let (firstChunk, gotChunk) = AsyncStream<Void>.makeStream()
+            let client = Task {
+                let response = try await server.client.execute(request, timeout: .seconds(60))
+                for try await _ in response.body { gotChunk.yield() }
+            }
+            if stream {
+                var chunks = firstChunk.makeAsyncIterator()
+                _ = await chunks.next()
+            } else {
+                try await waitUntil { server.generatedTokens() >= 1 }
+            }
+            XCTAssertEqual(server.scheduler.load.running, 1, "stream: \(stream)")
+            // Cancelling AsyncHTTPClient's request closes its connection.
+            client.cancel()
+            try await waitUntil { server.scheduler.load.running == 0 }
+            let generated = server.generatedTokens()
+            XCTAssertLessThan(generated, Double(maxTokens) / 2, "stream: \(stream)")
+            // The freed slot serves the next request.
+            let reply = try await server.post("/v1/completions", ["prompt": Self.prompts[3], "max_tokens": 3, "temperature": 0, "ignore_eos": true])
+            XCTAssertEqual(reply.status, 200, reply.text)
+            XCTAssertEqual(server.generatedTokens() - generated, 3, "stream: \(stream)")
+            try await server.stop()
+        }
     }
 
     func testBadRequestsGetOneClearError() async throws {
