@@ -90,7 +90,7 @@ public enum CollectBenchmark {
     public static func run(_ options: CollectBenchmarkOptions, progress: (String) -> Void = { _ in }) throws -> CollectBenchmarkResult {
         guard options.samples >= 1, options.batchSize >= 1, options.layers >= 1, options.saeWidth >= 1,
               options.activeFeatures >= 1, options.maxNewTokens >= 1 else {
-            throw RunError.invalidOption("bench collect: samples, batch size, layers, SAE width, active features and new tokens must be at least 1")
+            throw RunError.invalidSetting("bench collect: samples, batch size, layers, SAE width, active features and new tokens must be at least 1")
         }
         let saved = MatMul.defaultPrecision
         MatMul.defaultPrecision = options.precision
@@ -100,7 +100,7 @@ public enum CollectBenchmark {
         let model = try options.shape.randomModel(seed: options.seed)
         let config = model.config
         guard options.layers < config.layerCount else {
-            throw RunError.invalidOption("bench collect: --layers \(options.layers) needs a model with more than \(options.layers) blocks; \(options.shape.rawValue) has \(config.layerCount)")
+            throw RunError.invalidSetting("bench collect: --layers \(options.layers) needs a model with more than \(options.layers) blocks; \(options.shape.rawValue) has \(config.layerCount)")
         }
         progress("built \(options.shape.rawValue) in \(String(format: "%.1f", ModelBenchmark.seconds(since: started))) s")
 
@@ -242,7 +242,7 @@ final class RandomJumpReLU: @unchecked Sendable {
     private func currentWeight() throws -> Tensor {
         if let weight { return weight }
         if let mapped { return mapped.tensor }
-        guard let weightFile else { throw RunError.invalidOption("bench collect: encoder \(layer) has no weight") }
+        guard let weightFile else { throw RunError.invalidSetting("bench collect: encoder \(layer) has no weight") }
         let file = try MappedFile(path: weightFile.path)
         guard file.size == dIn * width * 4 else {
             throw RunError.mismatch("\(weightFile.path): \(file.size) bytes, expected \(dIn * width * 4)")

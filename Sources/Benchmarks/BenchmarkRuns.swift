@@ -92,7 +92,7 @@ public enum ModelBenchmark {
     public static func run(_ options: ModelBenchmarkOptions, progress: (String) -> Void = { _ in }) throws -> ModelBenchmarkResult {
         guard options.promptLengths.allSatisfy({ $0 >= 1 }), options.batchSizes.allSatisfy({ $0 >= 1 }),
               options.decodeSteps >= 1, options.decodeAfter >= 1, options.repetitions >= 1 else {
-            throw RunError.invalidOption("bench: prompt lengths, batch sizes, steps and repetitions must be at least 1")
+            throw RunError.invalidSetting("bench: prompt lengths, batch sizes, steps and repetitions must be at least 1")
         }
         let saved = MatMul.defaultPrecision
         MatMul.defaultPrecision = options.precision

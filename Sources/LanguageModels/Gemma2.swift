@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// Gemma-2 (`model_type: gemma2`), as transformers' `modeling_gemma2.py` computes it:
 /// embedding × √hidden (the constant rounded to the weight dtype), RMSNorm scaled by (1 + w) in f32,

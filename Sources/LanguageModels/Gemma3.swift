@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// Gemma 3 text models, as transformers' `modeling_gemma3.py` computes them: Gemma-2's block (embedding
 /// × √hidden rounded to the weight dtype, (1 + w) RMSNorms, sandwich norms, GeGLU, attention scale
@@ -36,10 +37,10 @@ enum Gemma3: ModelFamily {
             }
             for key in wrapperFields where fields.has(key) { merged[key] = fields.object[key] }
             merged.merge(nested.object) { _, own in own }
-            text = JSONFields(object: merged, path: fields.path, fieldPrefix: "text_config.")
+            text = JSONFields(object: merged, path: fields.path, fieldPrefix: "text_config.", error: LanguageModelError.init)
         } else {
             merged.merge(fields.object) { _, own in own }
-            text = JSONFields(object: merged, path: fields.path)
+            text = JSONFields(object: merged, path: fields.path, error: LanguageModelError.init)
         }
         var c = try GemmaConfiguration.decode(text, architecture: .gemma3, family: "gemma3", activationKey: "hidden_activation")
         if wrapped { c.checkpointPrefixes = ["language_model.model.", "model.language_model."] }

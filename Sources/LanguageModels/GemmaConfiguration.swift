@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// What the Gemma-2 and Gemma 3 configs decode the same way: the GeGLU activation they require,
 /// the attention features they refuse, the attention scale and soft-caps, the sliding window and

@@ -1,4 +1,5 @@
 import InputQuoting
+import WeightFiles
 
 /// Everything that can be wrong with a model folder or a request. Each case names the file (and field or
 /// tensor) so the user knows what to fix.
@@ -36,6 +37,17 @@ public enum LanguageModelError: Error, CustomStringConvertible, Equatable {
             return "model '\(input(reference))' not found: not a folder, and not in the Hugging Face cache (looked in \(searched.joined(separator: ", ")))"
         case let .invalidRequest(reason):
             return said(reason)
+        }
+    }
+}
+
+extension LanguageModelError {
+    /// A config file `JSONFields` could not read, or one of its fields.
+    init(_ problem: JSONFields.Problem) {
+        if let field = problem.field {
+            self = .invalidConfiguration(path: problem.path, field: field, reason: problem.reason)
+        } else {
+            self = .unreadableConfiguration(path: problem.path, reason: problem.reason)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// Llama (`model_type: llama`, Llama-3.x included), as transformers' `modeling_llama.py` computes it:
 /// RMSNorm scaled by w, grouped-query attention with scale head_dim^-½, RoPE with `rope_theta` and the

@@ -1,5 +1,6 @@
 import Foundation
 import Tensors
+import WeightFiles
 
 /// What a model folder's `config.json` (and `generation_config.json`) says, decoded for the families
 /// this engine runs. Hub spellings (`rope_theta` + `rope_scaling`, `torch_dtype`) and transformers-5
@@ -87,7 +88,7 @@ public struct ModelConfiguration: Sendable, Equatable {
     /// `source` names the config file in errors.
     public init(json: Data, generationJSON: Data? = nil, source: String = "config.json",
                 generationSource: String = "generation_config.json") throws {
-        let fields = try JSONFields(data: json, path: source)
+        let fields = try JSONFields(data: json, path: source, error: LanguageModelError.init)
         let modelType = try fields.string("model_type")
         guard let architecture = Architecture.allCases.first(where: { $0.family.modelTypes.contains(modelType) }) else {
             throw LanguageModelError.unsupportedModelType(path: source, modelType: modelType, supported: Self.supportedModelTypes)
@@ -95,7 +96,7 @@ public struct ModelConfiguration: Sendable, Equatable {
         self = try architecture.family.configuration(fields)
         try validate(fields)
         if let generationJSON {
-            let generation = try JSONFields(data: generationJSON, path: generationSource)
+            let generation = try JSONFields(data: generationJSON, path: generationSource, error: LanguageModelError.init)
             if let eos = try generation.intList("eos_token_id") { eosTokenIDs = eos }
             if bosTokenID == nil { bosTokenID = try generation.optionalInt("bos_token_id") }
             if padTokenID == nil { padTokenID = try generation.optionalInt("pad_token_id") }

@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// The structural choices that set one decoder family apart from another. Each family file declares
 /// its traits once; the loader and the decoder read them instead of asking which family a model is.

@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// Qwen2 and Qwen2.5 (`model_type: qwen2`), as transformers' `modeling_qwen2.py` computes them: Llama's
 /// block (RMSNorm scaled by w, grouped-query attention with scale head_dim^-½, RoPE, SwiGLU) plus biases

@@ -1,4 +1,5 @@
 import Foundation
+import WeightFiles
 
 /// Qwen3 dense models (`model_type: qwen3`), as transformers' `modeling_qwen3.py` computes them: Llama's
 /// block with an explicit `head_dim`, no projection biases (`attention_bias: false` in every release), and a

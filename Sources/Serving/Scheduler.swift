@@ -110,11 +110,11 @@ public final class Scheduler: @unchecked Sendable {
     private var step = 1
 
     public init(model: LanguageModel, tokenizer: Tokenizer?, options: Options, metrics: ServingMetrics) throws {
-        guard options.maxBatch >= 1, options.maxBatch <= 256 else { throw ServingError.invalid("--max-batch must be in 1…256, got \(options.maxBatch)") }
-        guard options.maxQueue >= 0, options.maxQueue <= 100_000 else { throw ServingError.invalid("--max-queue must be in 0…100000, got \(options.maxQueue)") }
-        guard options.contextLength >= 2 else { throw ServingError.invalid("--max-context must be at least 2, got \(options.contextLength)") }
-        guard options.requestTimeout > 0 else { throw ServingError.invalid("--request-timeout must be positive") }
-        guard options.prefillRowsPerStep >= 1 else { throw ServingError.invalid("prefill rows per step must be at least 1, got \(options.prefillRowsPerStep)") }
+        guard options.maxBatch >= 1, options.maxBatch <= 256 else { throw ServingError.invalidSetup("\(ServingSetting.maxBatch) must be in 1…256, got \(options.maxBatch)") }
+        guard options.maxQueue >= 0, options.maxQueue <= 100_000 else { throw ServingError.invalidSetup("\(ServingSetting.maxQueue) must be in 0…100000, got \(options.maxQueue)") }
+        guard options.contextLength >= 2 else { throw ServingError.invalidSetup("\(ServingSetting.contextLength) must be at least 2, got \(options.contextLength)") }
+        guard options.requestTimeout > 0 else { throw ServingError.invalidSetup("\(ServingSetting.requestTimeout) must be positive") }
+        guard options.prefillRowsPerStep >= 1 else { throw ServingError.invalidSetup("prefill rows per step must be at least 1, got \(options.prefillRowsPerStep)") }
         self.options = options
         self.tokenizer = tokenizer
         self.metrics = metrics

@@ -1,3 +1,22 @@
+import InputQuoting
+
+/// A setting the server was started with, as an error at startup names it: in words here, as a flag in
+/// the CLI.
+public enum ServingSetting: MessageSetting {
+    case plan, run, maxBatch, maxQueue, contextLength, requestTimeout
+
+    public var description: String {
+        switch self {
+        case .plan: return "plan"
+        case .run: return "run"
+        case .maxBatch: return "largest batch"
+        case .maxQueue: return "queue length"
+        case .contextLength: return "context length"
+        case .requestTimeout: return "request timeout"
+        }
+    }
+}
+
 /// A request the server refuses or could not finish, with the HTTP status it answers with.
 public struct ServingError: Error, CustomStringConvertible, Equatable, Sendable {
     public var status: Int
@@ -8,11 +27,17 @@ public struct ServingError: Error, CustomStringConvertible, Equatable, Sendable 
     public var parameter: String?
     /// Seconds a client should wait before retrying (429).
     public var retryAfter: Int?
+    /// For a server set up wrongly rather than a bad request: the message, naming the setting by concept.
+    public var setup: SettingMessage<ServingSetting>?
 
     public var description: String { message }
 
     public static func invalid(_ message: String, field: String? = nil) -> ServingError {
         ServingError(status: 400, kind: "invalid_request_error", message: message, parameter: field)
+    }
+
+    public static func invalidSetup(_ message: SettingMessage<ServingSetting>) -> ServingError {
+        ServingError(status: 400, kind: "invalid_request_error", message: message.description, setup: message)
     }
 
     public static func notFound(_ message: String) -> ServingError {

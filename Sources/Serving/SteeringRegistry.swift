@@ -100,7 +100,7 @@ public struct SteeringRegistry: Sendable {
     /// `--plan NAME=PATH`.
     public mutating func registerPlan(argument: String) throws {
         guard let equals = argument.firstIndex(of: "=") else {
-            throw ServingError.invalid("--plan takes NAME=PATH, got '\(argument)'")
+            throw ServingError.invalidSetup("\(ServingSetting.plan) takes NAME=PATH, got '\(argument)'")
         }
         let name = String(argument[..<equals]), path = String(argument[argument.index(after: equals)...])
         try register(SteeringPlan.load(from: URL(fileURLWithPath: path)), as: name)
@@ -116,7 +116,7 @@ public struct SteeringRegistry: Sendable {
             names.append("\(runName)/\(strategy)")
         }
         guard !names.isEmpty else {
-            throw ServingError.invalid("--run \(path): no plans/S.json, plans/A.json or plans/P.json there")
+            throw ServingError.invalidSetup("\(ServingSetting.run) \(path): no plans/S.json, plans/A.json or plans/P.json there")
         }
         return names
     }

@@ -55,8 +55,8 @@ enum GemmaScope2 {
         }
         let configURL = folder.appendingPathComponent("config.json")
         if FileManager.default.fileExists(atPath: configURL.path) {
-            let config = try JSONConfig(url: configURL)
-            if let architecture = try config.string("architecture"), architecture != "jump_relu" {
+            let config = try JSONFields(contentsOf: configURL, error: SAEError.init)
+            if let architecture = try config.optionalString("architecture"), architecture != "jump_relu" {
                 throw SAEError.unknownArchitecture(path: configURL.path, name: architecture, supported: ["jump_relu"])
             }
         }

@@ -17,13 +17,13 @@ enum LlamaScopeLoader {
     }
 
     static func layer(of folder: URL) throws -> Int? {
-        let config = try JSONConfig(url: folder.appendingPathComponent(configName))
-        if let hook = try config.string("hook_point_in"), let layer = layerOfHookName(hook) { return layer }
+        let config = try JSONFields(contentsOf: folder.appendingPathComponent(configName), error: SAEError.init)
+        if let hook = try config.optionalString("hook_point_in"), let layer = layerOfHookName(hook) { return layer }
         return folderName(folder.lastPathComponent)?.layer
     }
 
     static func hookName(of folder: URL) throws -> String? {
-        try JSONConfig(url: folder.appendingPathComponent(configName)).string("hook_point_in")
+        try JSONFields(contentsOf: folder.appendingPathComponent(configName), error: SAEError.init).optionalString("hook_point_in")
     }
 
     /// `Llama3_1-8B-Base-L15R-8x` → layer 15, site R, 8x.
@@ -38,12 +38,12 @@ enum LlamaScopeLoader {
 
     static func load(folder: URL, layer requested: Int?, encoderOnly: Bool, options: SAELoadOptions) throws -> SAEParts {
         let path = folder.path
-        let config = try JSONConfig(url: folder.appendingPathComponent(configName))
-        let dModel = try config.requireInt("d_model")
-        let dSAE = try config.requireInt("d_sae")
+        let config = try JSONFields(contentsOf: folder.appendingPathComponent(configName), error: SAEError.init)
+        let dModel = try config.int("d_model")
+        let dSAE = try config.int("d_sae")
         guard dModel > 0 else { throw config.invalid("d_model", "must be positive, got \(dModel)") }
         guard dSAE > 0 else { throw config.invalid("d_sae", "must be positive, got \(dSAE)") }
-        let hookIn = try config.string("hook_point_in")
+        let hookIn = try config.optionalString("hook_point_in")
         let foundLayer = hookIn.flatMap(layerOfHookName) ?? folderName(folder.lastPathComponent)?.layer
         let layer: Int
         switch (foundLayer, requested) {
@@ -67,21 +67,21 @@ enum LlamaScopeLoader {
         let encoderWeight = try tensor("encoder.weight", [dSAE, dModel])
         let encoderBias = try tensor("encoder.bias", [dSAE]).floats()
         let decoderWeight = try tensor("decoder.weight", [dModel, dSAE])
-        let useDecoderBias = try config.bool("use_decoder_bias") ?? true
+        let useDecoderBias = try config.optionalBool("use_decoder_bias") ?? true
         let decoderBias = useDecoderBias ? try tensor("decoder.bias", [dModel]).floats() : [Float](repeating: 0, count: dModel)
 
         var notes: [String] = []
         // Dataset-wise normalisation: the factors OpenMOSS and SAELens fold into the weights.
         var scaleIn: Double = 1, scaleOut: Double = 1
         var normalization = SAEInputNormalization.none
-        let normMode = try config.string("norm_activation") ?? "inference"
+        let normMode = try config.optionalString("norm_activation") ?? "inference"
         switch normMode {
         case "dataset-wise":
-            guard let norms = try config.object("dataset_average_activation_norm") else {
+            guard let norms = try config.nested("dataset_average_activation_norm") else {
                 throw config.missing("dataset_average_activation_norm")
             }
-            let normIn = try norms.requireDouble("in")
-            let normOut = try norms.double("out") ?? normIn
+            let normIn = try norms.double("in")
+            let normOut = try norms.optionalDouble("out") ?? normIn
             guard normIn > 0, normOut > 0 else {
                 throw config.invalid("dataset_average_activation_norm", "norms must be positive, got in \(normIn), out \(normOut)")
             }
@@ -97,18 +97,18 @@ enum LlamaScopeLoader {
         default:
             throw config.invalid("norm_activation", "'\(normMode)' is not supported; supported: dataset-wise, token-wise, inference")
         }
-        let applyBias = try config.bool("apply_decoder_bias_to_pre_encoder") ?? false
+        let applyBias = try config.optionalBool("apply_decoder_bias_to_pre_encoder") ?? false
         if applyBias { notes.append("decoder.bias is subtracted from the normalised input") }
 
-        let actFn = (try config.string("act_fn") ?? "relu").lowercased()
-        let theta = try config.double("jump_relu_threshold") ?? 0
+        let actFn = (try config.optionalString("act_fn") ?? "relu").lowercased()
+        let theta = try config.optionalDouble("jump_relu_threshold") ?? 0
         let architecture: SAEArchitecture
         let activation: EncoderActivation
         var semantics: LlamaScopeSemantics?
         if actFn == "jumprelu" || (actFn == "topk" && theta > 0) {
             // OpenMOSS turns a TopK SAE with a threshold into JumpReLU for inference.
             if actFn == "topk" { notes.append("act_fn topk with jump_relu_threshold > 0: run as JumpReLU, as OpenMOSS does for inference") }
-            let includesNorm = try config.bool("sparsity_include_decoder_norm") ?? true
+            let includesNorm = try config.optionalBool("sparsity_include_decoder_norm") ?? true
             var thresholds = [Float](repeating: Float(theta * scaleIn), count: dSAE)
             if options.llamaScopeUsesSAELens5Threshold {
                 semantics = .saeLens5UnscaledThreshold

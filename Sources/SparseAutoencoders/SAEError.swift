@@ -1,4 +1,5 @@
 import InputQuoting
+import WeightFiles
 
 /// Everything that can be wrong with an SAE the user points us at. Each case names the file or
 /// folder, and the field or tensor, so the message alone says what to fix.
@@ -50,5 +51,12 @@ public enum SAEError: Error, CustomStringConvertible, Equatable {
         case let .featureOutOfRange(path, feature, count):
             return "\(path): feature \(feature) is out of range 0..<\(count)"
         }
+    }
+}
+
+extension SAEError {
+    /// A config file `JSONFields` could not read, or one of its fields.
+    init(_ problem: JSONFields.Problem) {
+        self = .invalidConfig(path: problem.path, field: problem.field ?? "(file)", reason: problem.reason)
     }
 }

@@ -11,7 +11,7 @@ enum SAELensLoader {
     /// The config with pre-6.0 field names and defaults brought to the 6.x meaning
     /// (SAELens `handle_config_defaulting` / `handle_pre_6_0_config`).
     struct Config {
-        let file: JSONConfig
+        let file: JSONFields
         let architecture: String
         let dIn: Int
         let dSAE: Int
@@ -26,27 +26,27 @@ enum SAELensLoader {
         let isPre6: Bool
 
         init(folder: URL) throws {
-            let file = try JSONConfig(url: folder.appendingPathComponent(configName))
+            let file = try JSONFields(contentsOf: folder.appendingPathComponent(configName), error: SAEError.init)
             self.file = file
-            let metadata = try file.object("metadata")
-            let version = try file.string("sae_lens_version") ?? metadata?.string("sae_lens_version")
+            let metadata = try file.nested("metadata")
+            let version = try file.optionalString("sae_lens_version") ?? metadata?.optionalString("sae_lens_version")
             isPre6 = version.map { (Int($0.split(separator: ".").first ?? "") ?? 0) < 6 } ?? true
 
-            dIn = try file.requireInt("d_in")
-            dSAE = try file.requireInt("d_sae")
+            dIn = try file.int("d_in")
+            dSAE = try file.int("d_sae")
             guard dIn > 0 else { throw file.invalid("d_in", "must be positive, got \(dIn)") }
             guard dSAE > 0 else { throw file.invalid("d_sae", "must be positive, got \(dSAE)") }
-            dtype = try file.string("dtype") ?? "float32"
-            hookName = try metadata?.string("hook_name") ?? file.string("hook_name") ?? (isPre6 ? file.string("hook_point") : nil)
-            hookLayer = try file.int("hook_layer") ?? file.int("hook_point_layer")
-            neuronpediaID = try metadata?.string("neuronpedia_id") ?? file.string("neuronpedia_id")
+            dtype = try file.optionalString("dtype") ?? "float32"
+            hookName = try metadata?.optionalString("hook_name") ?? file.optionalString("hook_name") ?? (isPre6 ? file.optionalString("hook_point") : nil)
+            hookLayer = try file.optionalInt("hook_layer") ?? file.optionalInt("hook_point_layer")
+            neuronpediaID = try metadata?.optionalString("neuronpedia_id") ?? file.optionalString("neuronpedia_id")
 
-            let activation = try file.string("activation_fn") ?? (isPre6 ? file.string("activation_fn_str") : nil)
-            let kwargs = try file.object("activation_fn_kwargs")
-            var architecture = try file.string("architecture")
-            var k = try file.int("k")
+            let activation = try file.optionalString("activation_fn") ?? (isPre6 ? file.optionalString("activation_fn_str") : nil)
+            let kwargs = try file.nested("activation_fn_kwargs")
+            var architecture = try file.optionalString("architecture")
+            var k = try file.optionalInt("k")
             if isPre6 {
-                if activation == "topk", let kwargsK = try kwargs?.int("k") {
+                if activation == "topk", let kwargsK = try kwargs?.optionalInt("k") {
                     architecture = "topk"
                     k = kwargsK
                 }
@@ -55,12 +55,12 @@ enum SAELensLoader {
             guard let architecture else { throw file.missing("architecture") }
             self.architecture = architecture
             self.k = k
-            rescaleByDecoderNorm = try file.bool("rescale_acts_by_decoder_norm") ?? false
-            applyBDecToInput = try file.bool("apply_b_dec_to_input") ?? true
-            if let flag = try? file.bool("normalize_activations") {
+            rescaleByDecoderNorm = try file.optionalBool("rescale_acts_by_decoder_norm") ?? false
+            applyBDecToInput = try file.optionalBool("apply_b_dec_to_input") ?? true
+            if let flag = try? file.optionalBool("normalize_activations") {
                 normalizeActivations = flag ? "expected_average_only_in" : "none"
             } else {
-                normalizeActivations = try file.string("normalize_activations") ?? "none"
+                normalizeActivations = try file.optionalString("normalize_activations") ?? "none"
             }
         }
     }
@@ -209,13 +209,13 @@ enum SAELensLoader {
         if let factor = options.normScalingFactor { return factor }
         let scalerURL = folder.appendingPathComponent("activation_scaler.json")
         if FileManager.default.fileExists(atPath: scalerURL.path) {
-            let scaler = try JSONConfig(url: scalerURL)
-            if let factor = try scaler.double("scaling_factor") {
+            let scaler = try JSONFields(contentsOf: scalerURL, error: SAEError.init)
+            if let factor = try scaler.optionalDouble("scaling_factor") {
                 guard factor > 0, factor.isFinite else { throw scaler.invalid("scaling_factor", "must be a positive number, got \(factor)") }
                 return Float(factor)
             }
         }
-        if let factor = try config.file.double("norm_scaling_factor") {
+        if let factor = try config.file.optionalDouble("norm_scaling_factor") {
             guard factor > 0, factor.isFinite else { throw config.file.invalid("norm_scaling_factor", "must be a positive number, got \(factor)") }
             return Float(factor)
         }

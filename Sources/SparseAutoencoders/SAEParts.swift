@@ -101,3 +101,10 @@ enum SAEWeights {
         return out
     }
 }
+
+/// The layer number in a TransformerLens hook name such as `blocks.12.hook_resid_post`.
+func layerOfHookName(_ hook: String) -> Int? {
+    let parts = hook.split(separator: ".")
+    guard parts.count >= 3, parts[0] == "blocks" else { return nil }
+    return Int(parts[1])
+}

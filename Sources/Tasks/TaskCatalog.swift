@@ -20,19 +20,19 @@ public enum TaskCatalog {
         let canonical = canonicalName(name)
         let data = DataDirectory(root: dataDirectory)
         if options.bbqCondition != nil && canonical != "bbq" && canonical != "custom" {
-            throw TaskError.invalidOption(name: "--bbq-filter", reason: "only applies to task bbq, not '\(name)'")
+            throw TaskError.invalidSetting(.bbqFilter, reason: "only applies to task bbq, not '\(name)'")
         }
         let spec: TaskSpec
         let source: DatasetSource
         if canonical == "custom" {
             guard let file = options.customTaskFile else {
-                throw TaskError.invalidOption(name: "--task-file", reason: "task 'custom' needs a JSONL file")
+                throw TaskError.invalidSetting(.taskFile, reason: "task 'custom' needs a JSONL file")
             }
             guard let kind = options.customKind else {
-                throw TaskError.invalidOption(name: "--custom-kind", reason: "task 'custom' needs an answer kind (\(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw TaskError.invalidSetting(.customKind, reason: "task 'custom' needs an answer kind (\(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             if kind == .external && options.scorerCommand == nil {
-                throw TaskError.invalidOption(name: "--scorer-command", reason: "answer kind 'external' needs a scorer command")
+                throw TaskError.invalidSetting(.scorerCommand, reason: "answer kind 'external' needs a scorer command")
             }
             let loaded = try CustomTaskData.load(file, kind: kind, category: options.category)
             spec = customSpec(kind: kind, maxChoices: loaded.maxChoices, systemPrompt: options.customSystemPrompt)
@@ -112,16 +112,16 @@ public enum TaskCatalog {
     }
 
     private static func validate(_ options: TaskOptions) throws {
-        if options.fewShot < 0 { throw TaskError.invalidOption(name: "--few", reason: "must be 0 or more, got \(options.fewShot)") }
-        for (name, limit) in [("--train-limit", options.trainLimit), ("--validation-limit", options.validationLimit),
-                              ("--test-limit", options.testLimit)] {
-            if let limit, limit < 1 { throw TaskError.invalidOption(name: name, reason: "must be at least 1, got \(limit)") }
+        if options.fewShot < 0 { throw TaskError.invalidSetting(.fewShot, reason: "must be 0 or more, got \(options.fewShot)") }
+        for (setting, limit) in [(TaskSetting.trainLimit, options.trainLimit), (.validationLimit, options.validationLimit),
+                                 (.testLimit, options.testLimit)] {
+            if let limit, limit < 1 { throw TaskError.invalidSetting(setting, reason: "must be at least 1, got \(limit)") }
         }
         if let tokens = options.maxNewTokens, tokens < 1 {
-            throw TaskError.invalidOption(name: "--max-new-tokens", reason: "must be at least 1, got \(tokens)")
+            throw TaskError.invalidSetting(.maxNewTokens, reason: "must be at least 1, got \(tokens)")
         }
         if !(options.scorerTimeout > 0) {
-            throw TaskError.invalidOption(name: "--scorer-timeout", reason: "must be a positive number of seconds")
+            throw TaskError.invalidSetting(.scorerTimeout, reason: "must be a positive number of seconds")
         }
     }
 

@@ -1,6 +1,27 @@
 import Foundation
 import InputQuoting
 
+/// A setting of a task load that an error can name; in words here, as a flag in the CLI.
+public enum TaskSetting: MessageSetting {
+    case bbqFilter, taskFile, customKind, scorerCommand, fewShot, trainLimit, validationLimit, testLimit
+    case maxNewTokens, scorerTimeout
+
+    public var description: String {
+        switch self {
+        case .bbqFilter: return "BBQ filter"
+        case .taskFile: return "custom task file"
+        case .customKind: return "custom answer kind"
+        case .scorerCommand: return "scorer command"
+        case .fewShot: return "few-shot count"
+        case .trainLimit: return "train limit"
+        case .validationLimit: return "validation limit"
+        case .testLimit: return "test limit"
+        case .maxNewTokens: return "new-token limit"
+        case .scorerTimeout: return "scorer timeout"
+        }
+    }
+}
+
 /// Everything that can go wrong while reading a task's data, building its splits or scoring it.
 /// Each case names the file (and line, where there is one) so the message alone says what to fix.
 public enum TaskError: Error, CustomStringConvertible, Equatable {
@@ -18,12 +39,12 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
     case emptyDataset(path: String, detail: String)
     case tooFewExamples(task: String, count: Int, minimum: Int, rule: String)
     case unknownCategory(task: String, category: String, known: [String])
-    case invalidOption(name: String, reason: String)
+    case invalidSetting(TaskSetting, reason: String)
     case scorerFailed(command: String, reason: String)
     case scorerTimedOut(command: String, seconds: Double)
     case scorerMalformedOutput(command: String, line: Int, reason: String)
 
-    public var description: String {
+    public var message: SettingMessage<TaskSetting> {
         // Answers, field names, column headers, categories and reasons can quote the data files or a
         // scorer's output: clip and escape them so each error stays one short line.
         func input(_ text: String) -> String { QuotedInput.escaped(text) }
@@ -59,8 +80,8 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
         case let .unknownCategory(task, category, known):
             let list = known.isEmpty ? "this task has no categories" : "known: \(list(known))"
             return "task '\(task)' has no category '\(input(category))' (\(list))"
-        case let .invalidOption(name, reason):
-            return "option \(name): \(said(reason))"
+        case let .invalidSetting(setting, reason):
+            return "option \(setting): \(said(reason))"
         case let .scorerFailed(command, reason):
             return "scorer command `\(command)` failed: \(said(reason))"
         case let .scorerTimedOut(command, seconds):
@@ -69,6 +90,8 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
             return "scorer command `\(command)`: output line \(line): \(said(reason))"
         }
     }
+
+    public var description: String { message.description }
 
     private static func format(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)

@@ -34,4 +34,14 @@ struct CorrSteerCommand: ParsableCommand {
             ServeCommand.self,
         ]
     )
+
+    /// ArgumentParser's `main`, with library errors reworded to name flags (`FlagNames`).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: FlagNames.userFacing(error))
+        }
+    }
 }

@@ -59,8 +59,8 @@ struct ExportCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: planURL.path) else {
             let available = ((try? FileManager.default.contentsOfDirectory(atPath: run.plansDirectory.path)) ?? [])
                 .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-            throw RunError.invalidOption("--plan \(plan): \(planURL.path) does not exist"
-                + (available.isEmpty ? " (the run has no plans yet: run `corrsteer select` first)" : " (available: \(available.joined(separator: ", ")))"))
+            throw RunError.invalidSetting(RunMessage("--plan \(plan): \(planURL.path) does not exist"
+                + (available.isEmpty ? " (the run has no plans yet: run `corrsteer select` first)" : " (available: \(available.joined(separator: ", ")))")))
         }
         let steering = try SteeringPlan.load(from: planURL)
         let hint = modelHint ?? (try? RunManifest.load(from: run))?.model.modelType ?? steering.model ?? "unknown"
@@ -77,9 +77,9 @@ struct ExportCommand: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let unexportable = ControlVectorExport.unexportableSites(in: steering)
         if !unexportable.isEmpty && !dropUnexportable {
-            throw RunError.invalidOption("plan \(plan) has vectors at \(unexportable.joined(separator: ", ")), which llama.cpp cannot hold "
+            throw RunError.invalidSetting(RunMessage("plan \(plan) has vectors at \(unexportable.joined(separator: ", ")), which llama.cpp cannot hold "
                 + "(control vectors act only on the outputs of layers 1 and up; direction.0 is rejected); "
-                + "pass --drop-unexportable to export the other vectors without them")
+                + "pass --drop-unexportable to export the other vectors without them"))
         }
         let dropped = try ControlVectorExport.write(steering, format: format, modelHint: hint, to: url,
                                                      droppingUnexportable: dropUnexportable)

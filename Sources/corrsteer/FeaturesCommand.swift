@@ -34,7 +34,7 @@ struct FeaturesCommand: ParsableCommand {
         let candidates = try FeatureCandidates.load(from: url)
         if let layer, candidates.layer(layer) == nil {
             let known = candidates.layers.map { String($0.layer) }.joined(separator: ", ")
-            throw RunError.invalidOption("--layer \(layer): \(url.path) has layers \(known)")
+            throw RunError.invalidSetting("--layer \(layer): \(url.path) has layers \(known)")
         }
         if json {
             let encoder = RunFileCoding.encoder()

@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
         pipeline.memoryPlan = memory.memoryPlan
         pipeline.onMemoryPlan = { output.note($0.summary) }
         if !quiet, !resume, let plan = try? RunPlan.estimate(collection: pipeline.collection, evaluation: pipeline.evaluation) {
-            output.note(plan.summary)
+            output.note(plan.summary.rendered(naming: FlagNames.flag))
         }
         if !quiet {
             pipeline.onSelection = { FileHandle.standardError.write(Data((FeatureListing.render($0, layer: nil) + "\n").utf8)) }

@@ -51,6 +51,16 @@ final class CLIErrorTests: XCTestCase {
             mentions: ["trivia"])
     }
 
+    /// The libraries name settings in words; the CLI names the flag that sets them (`FlagNames`).
+    func testLibraryErrorsNameTheFlag() throws {
+        try assertOneLineFailure(["serve", "-m", demoModel, "--run", scratch.path, "--check", "--quiet"],
+                                 mentions: ["Error: --run \(scratch.path): no plans/S.json"])
+        try assertOneLineFailure(
+            ["collect", "--model", demoModel, "--sae", demoSAE, "--task", "xstest", "--data", scratch.path,
+             "--bbq-filter", "ambig", "--out", "out", "--quiet"],
+            mentions: ["Error: option --bbq-filter: only applies to task bbq"])
+    }
+
     func testEveryCommandHasHelp() throws {
         let top = try CorrSteerBinary.run(["--help"])
         XCTAssertEqual(top.status, 0)

@@ -75,7 +75,8 @@ final class PipelineErrorTests: XCTestCase {
     func testLayerWithoutAnSAE() throws {
         let single = demo.appendingPathComponent("sae/layer_2").path
         assertFails(try collect(sae: single, extra: ["--layers", "1"]), mentioning: ["no SAE for layer 1"])
-        assertFails(try collect(sae: demo.appendingPathComponent("sae").path, extra: ["--layers", "9"]), mentioning: ["layer 9"])
+        assertFails(try collect(sae: demo.appendingPathComponent("sae").path, extra: ["--layers", "9"]),
+                    mentioning: ["Error: --layers: layer 9 does not exist"])
     }
 
     func testZeroSamples() throws {

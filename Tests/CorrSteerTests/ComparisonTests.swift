@@ -179,7 +179,7 @@ final class ComparisonTests: XCTestCase {
         options.instruction = nil
         options.comparisons = [.prompt]
         XCTAssertThrowsError(try EvaluationRun(run: run, options: options).execute()) { error in
-            XCTAssertTrue("\(error)".contains("--instruction"), "\(error)")
+            XCTAssertEqual((error as? RunError)?.message.settings, [.comparisons, .instruction], "\(error)")
         }
         let html = try String(contentsOf: run.reportHTML, encoding: .utf8)
         XCTAssertTrue(html.contains("Δ accuracy vs baseline (pp), paired 95 % interval"))

@@ -123,7 +123,8 @@ final class FeatureSelectionTests: XCTestCase {
         ]
         for (text, message) in cases {
             let error = thrownError { try SteeringChoice.parse(text, site: site) }
-            XCTAssertEqual("\(error!)", "--feature '\(text)': \(message)")
+            XCTAssertEqual("\(error!)", "feature '\(text)': \(message)")
+            XCTAssertEqual((error as? SelectionError)?.message.settings, [.feature])
         }
     }
 

@@ -26,11 +26,12 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(streamed.largestEncoderBytes, 32768 * 4096 * 4)
 
         XCTAssertThrowsError(try CollectionMemoryPlan.choose(.resident, sizes: eightB, budgetBytes: budget)) { error in
-            XCTAssertTrue("\(error)".contains("--memory-plan streamed"), "\(error)")
+            XCTAssertTrue("\(error)".contains("use memory plan streamed"), "\(error)")
+            XCTAssertEqual((error as? RunError)?.message.settings, [.memoryPlan])
         }
         // A model that alone exceeds the budget: refused before anything starts, with what would help.
         XCTAssertThrowsError(try CollectionMemoryPlan.choose(.auto, sizes: sizes(model: 30 * gib, encoders: [gib]), budgetBytes: budget)) { error in
-            XCTAssertTrue("\(error)".contains("--batch-size"), "\(error)")
+            XCTAssertEqual((error as? RunError)?.message.settings, [.batchSize, .maxNewTokens, .layers], "\(error)")
         }
     }
 

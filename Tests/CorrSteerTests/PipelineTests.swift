@@ -88,7 +88,7 @@ final class PipelineTests: XCTestCase {
         pipeline.evaluation.strategies = [.single]
         pipeline.evaluation.testLimit = 20
         _ = try pipeline.execute()
-        XCTAssertThrowsError(try pipeline.execute()) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
+        XCTAssertThrowsError(try pipeline.execute()) { XCTAssertEqual(($0 as? RunError)?.message.settings, [.resume, .output], "\($0)") }
         pipeline.resume = true
         XCTAssertEqual(try pipeline.execute().collection.samples, 40)
     }

@@ -108,10 +108,10 @@ final class BadInputTests: XCTestCase {
         assertError("bbq", "task 'bbq' has no category 'Gender' (known: Age, Disability_status, Gender_identity, Nationality, Physical_appearance, Race_ethnicity, Race_x_SES, Race_x_gender, Religion, SES, Sexual_orientation)") {
             $0.category = "Gender"
         }
-        assertError("xstest", "option --bbq-filter: only applies to task bbq, not 'xstest'") { $0.bbqCondition = .ambig }
-        assertError("xstest", "option --few: must be 0 or more, got -1") { $0.fewShot = -1 }
-        assertError("xstest", "option --validation-limit: must be at least 1, got 0") { $0.validationLimit = 0 }
-        assertError("custom", "option --task-file: task 'custom' needs a JSONL file")
+        assertError("xstest", "option BBQ filter: only applies to task bbq, not 'xstest'") { $0.bbqCondition = .ambig }
+        assertError("xstest", "option few-shot count: must be 0 or more, got -1") { $0.fewShot = -1 }
+        assertError("xstest", "option validation limit: must be at least 1, got 0") { $0.validationLimit = 0 }
+        assertError("custom", "option custom task file: task 'custom' needs a JSONL file")
     }
 
     func testTooSmallPool() throws {

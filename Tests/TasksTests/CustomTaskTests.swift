@@ -95,10 +95,11 @@ final class CustomTaskTests: XCTestCase {
 
     func testExternalKindNeedsACommand() throws {
         XCTAssertThrowsError(try load([#"{"prompt": "p"}"#], kind: .external)) { error in
-            XCTAssertEqual(String(describing: error), "option --scorer-command: answer kind 'external' needs a scorer command")
+            XCTAssertEqual(error as? TaskError, .invalidSetting(.scorerCommand, reason: "answer kind 'external' needs a scorer command"))
+            XCTAssertEqual(String(describing: error), "option scorer command: answer kind 'external' needs a scorer command")
         }
         XCTAssertThrowsError(try load(["{}"], kind: .exact) { $0.customKind = nil }) { error in
-            XCTAssertTrue(String(describing: error).hasPrefix("option --custom-kind: task 'custom' needs an answer kind"))
+            XCTAssertTrue(String(describing: error).hasPrefix("option custom answer kind: task 'custom' needs an answer kind"))
         }
     }
 

@@ -109,21 +109,23 @@ public enum SelectionError: Error, CustomStringConvertible, Equatable {
     case invalidFeatureSpec(String, String)
     case invalidOptions(String)
 
-    public var description: String {
+    public var message: RunMessage {
         switch self {
         case let .layersWithoutCandidate(layers, polarity, reasons):
             let which = polarity == .both ? "nonzero" : polarity.rawValue
             let why = reasons.isEmpty ? "" : " (" + Set(reasons).sorted().joined(separator: "; ") + ")"
-            return "layer\(layers.count == 1 ? "" : "s") \(layers.map(String.init).joined(separator: ", ")) "
-                + "\(layers.count == 1 ? "has" : "have") no feature with \(which) correlation\(why)"
+            return RunMessage("layer\(layers.count == 1 ? "" : "s") \(layers.map(String.init).joined(separator: ", ")) "
+                + "\(layers.count == 1 ? "has" : "have") no feature with \(which) correlation\(why)")
         case .noLayers:
             return "no layers to select from"
         case let .invalidFeatureSpec(text, reason):
-            return "--feature '\(text)': \(reason)"
+            return "\(RunSetting.feature) '\(text)': \(reason)"
         case let .invalidOptions(reason):
             return "selection options: \(reason)"
         }
     }
+
+    public var description: String { message.description }
 }
 
 /// Per-layer candidate ranking (method §5.1).

@@ -23,7 +23,7 @@ public enum FeatureSources {
         let layerCount = model.config.layerCount
         let hidden = model.config.hiddenSize
         if let layers = configuration.layers, let bad = layers.first(where: { $0 < 0 || $0 >= layerCount }) {
-            throw RunError.invalidOption("--layers: layer \(bad) does not exist; the model has layers 0…\(layerCount - 1)")
+            throw RunError.invalidSetting("\(RunSetting.layers): layer \(bad) does not exist; the model has layers 0…\(layerCount - 1)")
         }
         func site(for layer: Int, trainedOn hookName: String?) throws -> HookSite {
             if configuration.reference.readsSAEsAtBlockInput { return .residPre(layer: layer) }
@@ -49,7 +49,7 @@ public enum FeatureSources {
         var layers = configuration.layers ?? references.keys.sorted()
         if configuration.layers == nil && configuration.reference.skipsLayerZero { layers.removeAll { $0 == 0 } }
         guard !layers.isEmpty else {
-            throw RunError.invalidOption("\(saePath): no SAE for any layer to collect")
+            throw RunError.invalidSetting("\(saePath): no SAE for any layer to collect")
         }
         // Survey: each SAE is opened once, checked against the model and closed again, so that no more
         // than one encoder is in memory before the plan is chosen.
@@ -60,7 +60,7 @@ public enum FeatureSources {
         let options = loadOptions(configuration)
         for layer in layers {
             guard let reference = references[layer] else {
-                throw RunError.invalidOption("\(saePath): no SAE for layer \(layer)")
+                throw RunError.invalidSetting("\(saePath): no SAE for layer \(layer)")
             }
             let sae = try SparseAutoencoder.load(reference, encoderOnly: true, options: options)
             try sae.validate(modelHiddenSize: hidden, layerCount: layerCount)

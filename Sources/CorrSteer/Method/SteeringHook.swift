@@ -10,7 +10,7 @@ public final class SteeringHook: ResidualHook {
         var sums: [HookSite: [Float]] = [:]
         for entry in plan.entries {
             guard let site = HookSite(name: entry.site) else {
-                throw RunError.invalidOption("plan '\(plan.name)': '\(entry.site)' is not a residual-stream site")
+                throw RunError.invalidSetting("plan '\(plan.name)': '\(entry.site)' is not a residual-stream site")
             }
             if var sum = sums[site] {
                 guard sum.count == entry.vector.count else {

@@ -20,7 +20,7 @@ public struct ShardSpec: Codable, Sendable, Equatable, CustomStringConvertible {
 
     public init(index: Int, count: Int) throws {
         guard count >= 1, index >= 0, index < count else {
-            throw RunError.invalidOption("--shard \(index)/\(count): expected i/N with 0 ≤ i < N")
+            throw RunError.invalidSetting("\(RunSetting.shard) \(index)/\(count): expected i/N with 0 ≤ i < N")
         }
         self.index = index
         self.count = count
@@ -30,7 +30,7 @@ public struct ShardSpec: Codable, Sendable, Equatable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
-            throw RunError.invalidOption("--shard '\(text)': expected i/N, for example 0/8")
+            throw RunError.invalidSetting("\(RunSetting.shard) '\(text)': expected i/N, for example 0/8")
         }
         try self.init(index: i, count: n)
     }

@@ -70,16 +70,16 @@ public struct RunDirectory: Sendable {
 
     /// Makes sure a new run may be written here: the folder is missing, empty, or (when
     /// `replacingRun` is true) already a run. A folder holding anything else is never written into.
-    public func requireWritable(replacingRun: Bool = false, option: String = "--out") throws {
+    public func requireWritable(replacingRun: Bool = false) throws {
         switch try occupancy() {
         case .missing, .empty: return
         case .run where replacingRun: return
         case .run:
-            throw RunError.invalidRun(path: url.path, reason: "already holds a run; choose another \(option)")
+            throw RunError.invalidRun(path: url.path, reason: "already holds a run; choose another \(RunSetting.output)")
         case let .foreign(entries):
             throw RunError.invalidRun(
                 path: url.path,
-                reason: "is not empty and is not a corrsteer run (it holds \(entries.map { "'\(QuotedInput.escaped($0))'" }.joined(separator: ", "))); choose another \(option)")
+                reason: "is not empty and is not a corrsteer run (it holds \(entries.map { "'\(QuotedInput.escaped($0))'" }.joined(separator: ", "))); choose another \(RunSetting.output)")
         }
     }
 
@@ -158,7 +158,7 @@ public struct RunDirectory: Sendable {
             reason = nil
         }
         if let reason {
-            throw RunError.invalidOption("\(field) '\(QuotedInput.escaped(name))' \(reason); it must be a plain file name inside the run")
+            throw RunError.invalidSetting("\(field) '\(QuotedInput.escaped(name))' \(reason); it must be a plain file name inside the run")
         }
         return name
     }

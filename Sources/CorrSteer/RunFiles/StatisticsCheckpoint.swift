@@ -71,11 +71,11 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         } catch let error as RunError {
             throw error
         } catch DecodingError.keyNotFound(let key, _) where key.stringValue == "version" {
-            throw RunError.invalidRun(path: path, reason: "was written by an older corrsteer without checksums; start the collection again in a new --out")
+            throw RunError.invalidRun(path: path, reason: "was written by an older corrsteer without checksums; start the collection again in a new \(RunSetting.output)")
         } catch {
             throw RunError.invalidRun(path: path, reason: "unreadable checkpoint: \(QuotedInput.escaped("\(error)"))")
         }
-        func fail(_ reason: String) -> RunError { .invalidRun(path: path, reason: reason) }
+        func fail(_ reason: RunMessage) -> RunError { .invalidRun(path: path, reason: reason) }
         guard checkpoint.version == formatVersion else {
             throw fail("checkpoint version \(checkpoint.version) is not the one this build reads (\(formatVersion))")
         }

@@ -87,12 +87,12 @@ public struct CollectionMemoryPlan: Codable, Equatable, Sendable {
         switch request {
         case .resident:
             guard residentPeak <= budgetBytes else {
-                throw RunError.invalidOption("memory plan resident needs about \(gib(residentPeak)) (\(fits)) but this machine allows \(gib(budgetBytes)); use --memory-plan streamed (about \(gib(streamedPeak)))")
+                throw RunError.invalidSetting("memory plan resident needs about \(gib(residentPeak)) (\(fits)) but this machine allows \(gib(budgetBytes)); use \(RunSetting.memoryPlan) streamed (about \(gib(streamedPeak)))")
             }
-            return plan(.resident, "asked for (--memory-plan resident)")
+            return plan(.resident, "asked for")
         case .streamed:
             guard streamedPeak <= budgetBytes else { throw tooLarge(streamedPeak, sizes: sizes, capture: capture, budget: budgetBytes) }
-            return plan(.streamed, "asked for (--memory-plan streamed)")
+            return plan(.streamed, "asked for")
         case .auto:
             if residentPeak <= budgetBytes { return plan(.resident, "everything fits: \(fits) ≈ \(gib(residentPeak)) of \(gib(budgetBytes))") }
             guard streamedPeak <= budgetBytes else { throw tooLarge(streamedPeak, sizes: sizes, capture: capture, budget: budgetBytes) }
@@ -101,7 +101,7 @@ public struct CollectionMemoryPlan: Codable, Equatable, Sendable {
     }
 
     private static func tooLarge(_ peak: Int, sizes: Sizes, capture: Int, budget: Int) -> RunError {
-        .invalidOption("even one SAE encoder at a time needs about \(gib(peak)) (model \(gib(sizes.modelBytes)), largest encoder \(gib(sizes.encoderBytes.max() ?? 0)), statistics \(gib(sizes.statisticsBytes)), one batch of captured rows \(gib(capture))) but this machine allows \(gib(budget)); lower --batch-size or --max-new-tokens, pass fewer --layers, or use a machine with more memory")
+        .invalidSetting("even one SAE encoder at a time needs about \(gib(peak)) (model \(gib(sizes.modelBytes)), largest encoder \(gib(sizes.encoderBytes.max() ?? 0)), statistics \(gib(sizes.statisticsBytes)), one batch of captured rows \(gib(capture))) but this machine allows \(gib(budget)); lower \(RunSetting.batchSize) or \(RunSetting.maxNewTokens), pass fewer \(RunSetting.layers), or use a machine with more memory")
     }
 
     /// Physical memory less a reserve for the system: 1 GiB, or 5 % when that is larger.

@@ -33,14 +33,14 @@ public struct CollectionRun {
 
     @discardableResult
     public func execute(context: ModelContext? = nil) throws -> Summary {
-        guard configuration.batchSize >= 1 else { throw RunError.invalidOption("--batch-size must be at least 1") }
-        guard configuration.samples >= 1 else { throw RunError.noSamples("--samples must be at least 1") }
-        guard configuration.checkpointEvery >= 1 else { throw RunError.invalidOption("--checkpoint-every must be at least 1") }
+        guard configuration.batchSize >= 1 else { throw RunError.invalidSetting("\(RunSetting.batchSize) must be at least 1") }
+        guard configuration.samples >= 1 else { throw RunError.noSamples("\(RunSetting.samples) must be at least 1") }
+        guard configuration.checkpointEvery >= 1 else { throw RunError.invalidSetting("\(RunSetting.checkpointEvery) must be at least 1") }
         var checkpoint: StatisticsCheckpoint?
         var storedManifest: RunManifest?
         if run.exists {
             guard resume else {
-                throw RunError.invalidRun(path: run.url.path, reason: "already holds a run; pass --resume to continue it, or choose another --out")
+                throw RunError.invalidRun(path: run.url.path, reason: "already holds a run; pass \(RunSetting.resume) to continue it, or choose another \(RunSetting.output)")
             }
         } else {
             try run.requireWritable()
@@ -51,9 +51,11 @@ public struct CollectionRun {
             try run.refuseLinks()
             let manifest = try RunManifest.load(from: run)
             guard manifest.configuration == configuration else {
-                let differences = configuration.differences(from: manifest.configuration).map(\.description)
-                throw RunError.mismatch("\(run.manifest.path): --resume with different options than the run was started with"
-                    + (differences.isEmpty ? "" : ": " + differences.joined(separator: ", ")))
+                var message: RunMessage = "\(run.manifest.path): \(RunSetting.resume) with different options than the run was started with"
+                for (index, difference) in configuration.differences(from: manifest.configuration).enumerated() {
+                    message = "\(message)\(index == 0 ? ": " : ", ")\(difference.message)"
+                }
+                throw RunError.mismatch(message)
             }
             checkpoint = try StatisticsCheckpoint.load(from: run)
             try checkpoint?.verify(against: manifest, in: run)

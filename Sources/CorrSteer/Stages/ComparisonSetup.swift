@@ -38,7 +38,7 @@ final class ComparisonSetup {
         let plan: SteeringPlan
         switch method {
         case .prompt:
-            throw RunError.invalidOption("the prompt comparison steers nothing")
+            throw RunError.invalidSetting("the prompt comparison steers nothing")
         case .diffMean:
             plan = try ComparisonPlans.diffMean(residual: try loadControls().residual, sites: sites, scale: diffMeanScale)
         case .randomDirection:
@@ -50,14 +50,14 @@ final class ComparisonSetup {
         case .shuffledLabels:
             let controls = try loadControls()
             guard controls.shuffled.values.contains(where: { $0.sampleCount > 0 }) else {
-                throw RunError.invalidRun(path: run.url.path, reason: "--compare shuffled-labels: the collection generated one sample per batch, so no rewards could be permuted; collect with --batch-size 2 or more")
+                throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) shuffled-labels: the collection generated one sample per batch, so no rewards could be permuted; collect with \(RunSetting.batchSize) 2 or more")
             }
             let choices = try ComparisonPlans.shuffledLabels(shuffled: controls.shuffled, sites: manifest.layers.map { ($0.layer, $0.site) },
                                                              options: candidates.selectionOptions, scale: scale)
             plan = try build(method, choices, source: "selection on rewards permuted within each collection batch")
         }
         guard !plan.entries.isEmpty else {
-            throw RunError.invalidRun(path: run.url.path, reason: "--compare \(method.rawValue): no layer has anything to steer with")
+            throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) \(method.rawValue): no layer has anything to steer with")
         }
         return plan
     }
@@ -71,7 +71,7 @@ final class ComparisonSetup {
     private func checkpoint() throws -> StatisticsCheckpoint {
         if let verifiedCheckpoint { return verifiedCheckpoint }
         guard let checkpoint = try StatisticsCheckpoint.load(from: run), checkpoint.complete else {
-            throw RunError.invalidRun(path: run.url.path, reason: "--compare needs the run's complete collection statistics")
+            throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) needs the run's complete collection statistics")
         }
         try checkpoint.verify(against: manifest, in: run)
         verifiedCheckpoint = checkpoint
@@ -88,7 +88,7 @@ final class ComparisonSetup {
     private func loadControls() throws -> ControlStatistics {
         if let controls { return controls }
         guard let loaded = try checkpoint().loadControls(in: run) else {
-            throw RunError.invalidRun(path: run.url.path, reason: "--compare diffmean and shuffled-labels need control statistics, which this run's collection did not gather (it was made by an older corrsteer); collect it again")
+            throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) diffmean and shuffled-labels need control statistics, which this run's collection did not gather (it was made by an older corrsteer); collect it again")
         }
         controls = loaded
         return loaded

@@ -122,15 +122,15 @@ public struct EvaluationRun {
     /// What `--compare` and `--seeds` need that a run may lack, checked before the model loads.
     private func checkComparisonsCanRun(manifest: RunManifest) throws {
         guard options.seeds >= 1, options.seeds <= 1000 else {
-            throw RunError.invalidOption("seeds must be between 1 and 1000, got \(options.seeds)")
+            throw RunError.invalidSetting("seeds must be between 1 and 1000, got \(options.seeds)")
         }
         if options.comparisons.contains(.prompt),
            options.instruction == nil, TaskInstructions.instruction(for: manifest.configuration.task) == nil {
-            throw RunError.invalidOption("--compare prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with --instruction")
+            throw RunError.invalidSetting("\(RunSetting.comparisons) prompt: task '\(manifest.configuration.task)' has no built-in instruction; give one with \(RunSetting.instruction)")
         }
         if options.comparisons.contains(.diffMean) || options.comparisons.contains(.shuffledLabels),
            try StatisticsCheckpoint.load(from: run)?.controlLayers == nil {
-            throw RunError.invalidRun(path: run.url.path, reason: "--compare diffmean and shuffled-labels need control statistics, which this run's collection did not gather (it was made by an older corrsteer); collect it again")
+            throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) diffmean and shuffled-labels need control statistics, which this run's collection did not gather (it was made by an older corrsteer); collect it again")
         }
     }
 
@@ -227,7 +227,7 @@ public struct EvaluationRun {
                        key common: EvaluationKey, manifest: RunManifest,
                        plan: (Double) throws -> SteeringPlan) throws -> Double {
         guard !values.isEmpty, values.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw RunError.invalidOption("scale sweep: values must be positive and finite, got \(values)")
+            throw RunError.invalidSetting("scale sweep: values must be positive and finite, got \(values)")
         }
         guard !validation.isEmpty else {
             throw RunError.noSamples("a scale sweep needs a validation split, and task '\(manifest.configuration.task)' has none")

@@ -7,13 +7,13 @@ public enum MergeRun {
     @discardableResult
     public static func execute(shards: [RunDirectory], into output: RunDirectory) throws -> [String] {
         var warnings: [String] = []
-        guard !shards.isEmpty else { throw RunError.invalidOption("merge needs at least one run") }
+        guard !shards.isEmpty else { throw RunError.invalidSetting("merge needs at least one run") }
         try output.requireWritable()
         var seen: [String: String] = [:]
         for shard in shards {
             let key = shard.url.resolvingSymlinksInPath().standardizedFileURL.path
             if let first = seen[key] {
-                throw RunError.invalidOption("\(shard.url.path) is the same run as \(first); each shard can be merged once")
+                throw RunError.invalidSetting("\(shard.url.path) is the same run as \(first); each shard can be merged once")
             }
             seen[key] = shard.url.path
         }
@@ -23,7 +23,7 @@ public enum MergeRun {
             try shard.refuseLinks()
             let manifest = try RunManifest.load(from: shard)
             guard let checkpoint = try StatisticsCheckpoint.load(from: shard), checkpoint.complete else {
-                throw RunError.invalidRun(path: shard.url.path, reason: "its collection is not complete; finish it with --resume before merging")
+                throw RunError.invalidRun(path: shard.url.path, reason: "its collection is not complete; finish it with \(RunSetting.resume) before merging")
             }
             try checkpoint.verify(against: manifest, in: shard)
             try checkpoint.verifyCollectionLog(in: shard)
@@ -44,7 +44,7 @@ public enum MergeRun {
             var indices: [Int: String] = [:]
             for (shard, manifest) in zip(shards, manifests) {
                 guard let spec = manifest.configuration.shard else {
-                    throw RunError.mismatch("\(shard.url.path) is not a shard (collected without --shard): it covers the whole train split, so merging it with other runs would count samples twice")
+                    throw RunError.mismatch("\(shard.url.path) is not a shard (collected without \(RunSetting.shard)): it covers the whole train split, so merging it with other runs would count samples twice")
                 }
                 guard spec.count == manifests[0].configuration.shard?.count else {
                     throw RunError.mismatch("\(shard.url.path) is shard \(spec) but \(shards[0].url.path) is shard \(manifests[0].configuration.shard.map { "\($0)" } ?? "-"): shards of one collection share the shard count")

@@ -19,7 +19,7 @@ public final class ModelContext: @unchecked Sendable {
     public static func load(_ reference: String) throws -> ModelContext {
         let model = try LanguageModel.load(reference)
         guard let directory = model.directory else {
-            throw RunError.invalidOption("model '\(reference)' has no folder to read its tokenizer from")
+            throw RunError.invalidSetting("model '\(reference)' has no folder to read its tokenizer from")
         }
         let tokenizer = try Tokenizer(directory: directory)
         return ModelContext(model: model, tokenizer: tokenizer, directory: directory)
@@ -51,7 +51,7 @@ public final class ModelContext: @unchecked Sendable {
     public func optionTokenIDs(_ options: [String]) throws -> [Int] {
         try options.map { option in
             guard let first = tokenizer.encode(option, addSpecialTokens: false).first else {
-                throw RunError.invalidOption("option '\(option)' encodes to no token")
+                throw RunError.invalidSetting("option '\(option)' encodes to no token")
             }
             return first
         }

@@ -79,7 +79,7 @@ extension DemoBundle {
             let previous = try RunManifest.load(from: run)
             func taskFileName(_ c: CollectionConfiguration) -> String? { c.customTaskFile.map { URL(fileURLWithPath: $0).lastPathComponent } }
             guard previous.configuration.task == "custom", taskFileName(previous.configuration) == taskFileName(configuration) else {
-                throw RunError.invalidRun(path: run.url.path, reason: "holds a run that is not a demo run; choose another --out")
+                throw RunError.invalidRun(path: run.url.path, reason: "holds a run that is not a demo run; choose another \(RunSetting.output)")
             }
             try run.removeRunEntries()
         }

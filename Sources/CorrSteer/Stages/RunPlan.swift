@@ -61,7 +61,7 @@ public struct RunPlan: Equatable, Sendable {
     }
 
     /// One line for stderr before the run starts.
-    public var summary: String {
+    public var summary: RunMessage {
         var parts = ["collect \(Self.count(trainSamples))"]
         if validatesLayers {
             parts.append("P validation (\(layers.map { "\($0) layers" } ?? "every layer") + baseline) × \(Self.count(validationSamples))")
@@ -70,8 +70,8 @@ public struct RunPlan: Equatable, Sendable {
         parts.append("test \(variants.count) variants (\(variants.joined(separator: ", "))) × \(Self.count(testSamples))")
         if seeds > 1 { parts.append("evaluation × \(seeds) seeds") }
         let total = generations.map { " = \(Self.count($0)) generations" } ?? " generations"
-        return "plan: " + parts.joined(separator: ", ") + total + " of up to \(maxNewTokens) new token\(maxNewTokens == 1 ? "" : "s")"
-            + "; shorten with --samples, --test-limit, --val-limit, --strategies S,A, --layers"
+        let shorten: RunMessage = "shorten with \(RunSetting.samples), \(RunSetting.testLimit), \(RunSetting.validationLimit), \(RunSetting.strategies) S,A, \(RunSetting.layers)"
+        return "plan: \(parts.joined(separator: ", "))\(total) of up to \(maxNewTokens) new token\(maxNewTokens == 1 ? "" : "s"); \(shorten)"
     }
 
     /// 12345 → "12,345".

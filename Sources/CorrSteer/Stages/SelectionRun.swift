@@ -20,7 +20,7 @@ public struct SelectionRun {
         try run.refuseLinks()
         let manifest = try RunManifest.load(from: run)
         guard let checkpoint = try StatisticsCheckpoint.load(from: run), checkpoint.complete else {
-            throw RunError.invalidRun(path: run.url.path, reason: "the collection is not complete; continue it with `corrsteer collect ... --resume`")
+            throw RunError.invalidRun(path: run.url.path, reason: "the collection is not complete; continue it with \(RunSetting.resume)")
         }
         try checkpoint.verify(against: manifest, in: run)
         let statistics = try checkpoint.loadStatistics(in: run)
@@ -66,7 +66,7 @@ struct DecoderRowSource {
                 let width = manifest.model.hiddenSize
                 return try features.map { feature in
                     guard feature >= 0 && feature < width else {
-                        throw RunError.invalidOption("feature \(feature) is not a residual dimension (0…\(width - 1))")
+                        throw RunError.invalidSetting("feature \(feature) is not a residual dimension (0…\(width - 1))")
                     }
                     var row = [Float](repeating: 0, count: width)
                     row[feature] = 1

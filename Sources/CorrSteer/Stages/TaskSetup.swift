@@ -10,14 +10,14 @@ public enum TaskSetup {
         var options = TaskOptions()
         options.seed = UInt64(configuration.seed)
         guard let shuffle = ShuffleMode(rawValue: configuration.shuffle) else {
-            throw RunError.invalidOption("--shuffle '\(configuration.shuffle)': expected one of \(ShuffleMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw RunError.invalidSetting("\(RunSetting.shuffle) '\(configuration.shuffle)': expected one of \(ShuffleMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         options.shuffle = shuffle
         options.fewShot = fewShot
         options.chainOfThought = chainOfThought
         if let filter = configuration.bbqFilter {
             guard let condition = BBQCondition(rawValue: filter) else {
-                throw RunError.invalidOption("--bbq-filter '\(filter)': expected \(BBQCondition.allCases.map(\.rawValue).joined(separator: " or "))")
+                throw RunError.invalidSetting("\(RunSetting.bbqFilter) '\(filter)': expected \(BBQCondition.allCases.map(\.rawValue).joined(separator: " or "))")
             }
             options.bbqCondition = condition
         }
@@ -28,7 +28,7 @@ public enum TaskSetup {
         if let file = configuration.customTaskFile { options.customTaskFile = URL(fileURLWithPath: file) }
         if let kind = configuration.customTaskKind {
             guard let parsed = CustomAnswerKind(rawValue: kind) else {
-                throw RunError.invalidOption("--custom-kind '\(kind)': expected one of \(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw RunError.invalidSetting("\(RunSetting.customKind) '\(kind)': expected one of \(CustomAnswerKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             options.customKind = parsed
         }
