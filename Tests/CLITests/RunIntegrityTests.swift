@@ -129,7 +129,10 @@ final class RunIntegrityTests: XCTestCase {
 
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path), ["stats"])
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: outside.appendingPathComponent("stats").path)),
-                       Set((0..<4).flatMap { ["layer_\($0).safetensors", "residual_\($0).safetensors", "shuffled_\($0).safetensors"] }))
+                       Set((0..<4).flatMap { layer in
+                           ["layer_\(layer).safetensors", "residual_\(layer).safetensors", "shuffled_\(layer).safetensors"]
+                               + (1..<ControlStatistics.permutationCount).map { "shuffled_\(layer)_p\($0).safetensors" }
+                       }))
     }
 
     func testPlanNamesCannotLeaveTheRun() throws {

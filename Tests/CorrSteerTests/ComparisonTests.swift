@@ -17,13 +17,13 @@ final class ComparisonTests: XCTestCase {
         let rewards = try file.doubles("rewards")
         let batch = expected["batch"]!.int, seed = expected["collection_seed"]!.int
         var features: [Int: FeatureStatistics] = [:]
-        var controls = ControlStatistics(shuffled: [:], residual: [:])
+        var controls = ControlStatistics(shuffled: Array(repeating: [:], count: ControlStatistics.permutationCount), residual: [:])
         for layer in ints(expected["layers"]) {
             let x = try file.tensor("features_\(layer)"), h = try file.tensor("residual_\(layer)")
             let (d, hidden) = (x.shape[1], h.shape[1])
             let (xs, hs) = (try x.floats(), try h.floats())
             features[layer] = FeatureStatistics(featureCount: d)
-            controls.shuffled[layer] = FeatureStatistics(featureCount: d)
+            for k in controls.shuffled.indices { controls.shuffled[k][layer] = FeatureStatistics(featureCount: d) }
             controls.residual[layer] = FeatureStatistics(featureCount: hidden)
             var start = 0
             while start < rewards.count {
@@ -33,7 +33,7 @@ final class ComparisonTests: XCTestCase {
                 try features[layer]!.add(correlationRows: rows, coefficientRows: rows, rewards: batchRewards)
                 try controls.add(layer: layer, features: (rows, rows), residual: (residual, residual),
                                  rewards: batchRewards,
-                                 permuted: ControlStatistics.permutedRewards(batchRewards, batchStart: start, seed: seed))
+                                 permuted: ControlStatistics.permutations(batchRewards, batchStart: start, seed: seed))
                 start = end
             }
         }
@@ -50,7 +50,9 @@ final class ComparisonTests: XCTestCase {
 
         let diffMean = try ComparisonPlans.diffMean(residual: controls.residual, sites: sites,
                                                     scale: double(Self.expected["diffmean_scale"]))
-        let shuffled = try ComparisonPlans.shuffledLabels(shuffled: controls.shuffled, sites: sites, options: options, scale: scale)
+        let shuffled = try controls.shuffled.map {
+            try ComparisonPlans.shuffledLabels(shuffled: $0, sites: sites, options: options, scale: scale)
+        }
         let norms = Self.expected["norms"]!
         let reference = SteeringPlan(name: "A", entries: sites.map { site in
             // Any vector of the right norm: only the norms and layers of A matter to the controls.
@@ -66,11 +68,19 @@ final class ComparisonTests: XCTestCase {
             let want = Self.expected["layer"]!["\(layer)"]!
             // Float32 vectors from float64 means: equal to within a float rounding.
             assertClose(diffMean.entries[index].vector.map(Double.init), doubles(want["diffmean"]), relative: 1e-6, floor: 1e-6, "diffmean layer \(layer)")
-            XCTAssertEqual(controls.shuffled[layer]!.sampleCount, Int64(want["shuffled_samples"]!.int), "the one-sample batch is left out")
+            XCTAssertEqual(controls.shuffled[0][layer]!.sampleCount, Int64(want["shuffled_samples"]!.int), "the one-sample batch is left out")
             XCTAssertEqual(controls.residual[layer]!.sampleCount, Int64(Self.expected["samples"]!.int))
-            XCTAssertEqual(shuffled[index].feature, want["shuffled_feature"]!.int, "shuffled-labels feature, layer \(layer)")
-            assertClose(shuffled[index].correlation ?? .nan, double(want["shuffled_r"]), "shuffled r, layer \(layer)")
-            assertClose(shuffled[index].coefficient, double(want["shuffled_coefficient"]), "shuffled coefficient, layer \(layer)")
+            XCTAssertEqual(shuffled[0][index].feature, want["shuffled_feature"]!.int, "shuffled-labels feature, layer \(layer)")
+            assertClose(shuffled[0][index].correlation ?? .nan, double(want["shuffled_r"]), "shuffled r, layer \(layer)")
+            assertClose(shuffled[0][index].coefficient, double(want["shuffled_coefficient"]), "shuffled coefficient, layer \(layer)")
+            // Every permutation is its own control: each matches numpy on its own permuted rewards.
+            let permutations = try XCTUnwrap(want["shuffled_permutations"]?.array)
+            XCTAssertEqual(permutations.count, ControlStatistics.permutationCount)
+            for (k, expected) in permutations.enumerated() {
+                XCTAssertEqual(shuffled[k][index].feature, expected["feature"]!.int, "permutation \(k), layer \(layer)")
+                assertClose(shuffled[k][index].correlation ?? .nan, double(expected["r"]), "permutation \(k) r, layer \(layer)")
+                assertClose(shuffled[k][index].coefficient, double(expected["coefficient"]), "permutation \(k) coefficient, layer \(layer)")
+            }
             XCTAssertEqual(random[index].feature, want["random_feature"]!.int, "random feature, layer \(layer)")
             assertClose(random[index].coefficient, double(want["random_feature_coefficient"]), "random feature coefficient, layer \(layer)")
             assertClose(directions.entries[index].vector.map(Double.init), doubles(want["random_direction"]), relative: 1e-6, floor: 1e-6,
@@ -87,6 +97,9 @@ final class ComparisonTests: XCTestCase {
             XCTAssertEqual(permuted, ControlStatistics.permutedRewards(rewards, batchStart: start, seed: 42), "deterministic")
         }
         XCTAssertNil(ControlStatistics.permutedRewards([1], batchStart: 0, seed: 42))
+        let all = ControlStatistics.permutations(rewards, batchStart: 8, seed: 42)!
+        XCTAssertEqual(Set(all).count, ControlStatistics.permutationCount, "the permutations differ")
+        XCTAssertEqual(all[0], ControlStatistics.permutedRewards(rewards, batchStart: 8, seed: 42))
     }
 
     func testHeldOutRedealKeepsSizesAndNeverTouchesTrain() {

@@ -49,7 +49,10 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         name.hasPrefix("checkpoint-") && name.count == 20 && name.dropFirst(11).allSatisfy(\.isASCII) && Int(name.dropFirst(11)) != nil
     }
     static func fileName(layer: Int) -> String { "layer_\(layer).safetensors" }
-    static func shuffledFileName(layer: Int) -> String { "shuffled_\(layer).safetensors" }
+    /// Permutation 0 keeps the name runs had before there were several.
+    static func shuffledFileName(layer: Int, permutation: Int = 0) -> String {
+        permutation == 0 ? "shuffled_\(layer).safetensors" : "shuffled_\(layer)_p\(permutation).safetensors"
+    }
     static func residualFileName(layer: Int) -> String { "residual_\(layer).safetensors" }
 
     public static func fingerprint(_ configuration: CollectionConfiguration) -> String {
@@ -141,15 +144,20 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         guard controlLayers.sorted() == layers.sorted() else {
             throw RunError.invalidRun(path: run.checkpoint.path, reason: "control_layers \(controlLayers.sorted()) differ from layers \(layers.sorted())")
         }
-        var controls = ControlStatistics(shuffled: [:], residual: [:])
+        // Runs collected before several permutations existed hold permutation 0 only.
+        let permutations = (1 ..< ControlStatistics.permutationCount)
+            .prefix { k in controlLayers.allSatisfy { checksums[Self.shuffledFileName(layer: $0, permutation: k)] != nil } }.count + 1
+        var controls = ControlStatistics(shuffled: Array(repeating: [:], count: permutations), residual: [:])
         for layer in controlLayers {
             let residual = try loadChecked(Self.residualFileName(layer: layer), in: run, layer: layer)
-            let shuffled = try loadChecked(Self.shuffledFileName(layer: layer), in: run, layer: layer)
-            guard residual.sampleCount == Int64(samplesDone), shuffled.sampleCount <= Int64(samplesDone) else {
-                throw RunError.invalidRun(path: run.statsDirectory.appendingPathComponent(folder).path, reason: "control statistics of layer \(layer) count \(residual.sampleCount) and \(shuffled.sampleCount) samples but the checkpoint \(samplesDone)")
-            }
             controls.residual[layer] = residual
-            controls.shuffled[layer] = shuffled
+            for k in 0 ..< permutations {
+                let shuffled = try loadChecked(Self.shuffledFileName(layer: layer, permutation: k), in: run, layer: layer)
+                guard residual.sampleCount == Int64(samplesDone), shuffled.sampleCount <= Int64(samplesDone) else {
+                    throw RunError.invalidRun(path: run.statsDirectory.appendingPathComponent(folder).path, reason: "control statistics of layer \(layer) count \(residual.sampleCount) and \(shuffled.sampleCount) samples but the checkpoint \(samplesDone)")
+                }
+                controls.shuffled[k][layer] = shuffled
+            }
         }
         return controls
     }
@@ -199,13 +207,14 @@ public struct StatisticsCheckpoint: Codable, Equatable, Sendable {
         }
         if let controls {
             let folder = run.statsDirectory.appendingPathComponent(checkpoint.folder)
-            for (kind, byLayer) in [("shuffled", controls.shuffled), ("residual", controls.residual)] {
-                for (layer, stats) in byLayer {
-                    let name = kind == "shuffled" ? shuffledFileName(layer: layer) : residualFileName(layer: layer)
-                    let url = folder.appendingPathComponent(name)
-                    try stats.save(to: url, metadata: ["layer": "\(layer)", "control": kind])
-                    checkpoint.checksums[name] = try FileChecksum.of(fileAt: url)
-                }
+            var files = controls.residual.map { (residualFileName(layer: $0.key), $0.key, "residual", $0.value) }
+            for (k, byLayer) in controls.shuffled.enumerated() {
+                files += byLayer.map { (shuffledFileName(layer: $0.key, permutation: k), $0.key, "shuffled", $0.value) }
+            }
+            for (name, layer, kind, stats) in files {
+                let url = folder.appendingPathComponent(name)
+                try stats.save(to: url, metadata: ["layer": "\(layer)", "control": kind])
+                checkpoint.checksums[name] = try FileChecksum.of(fileAt: url)
             }
             checkpoint.controlLayers = controls.layers
         }

@@ -29,7 +29,7 @@ public struct CollectionMemoryPlan: Codable, Equatable, Sendable {
     /// All encoders together, and the largest one.
     public var encoderBytes: Int
     public var largestEncoderBytes: Int
-    /// Streaming statistics of every layer (features, shuffled-label copy, residual means).
+    /// Streaming statistics of every layer (features, shuffled-label copies, residual means).
     public var statisticsBytes: Int
     /// Streamed plan: the captured rows of one batch (hidden size × rows × layers, f32) and the codes of one
     /// encoding chunk.
@@ -134,6 +134,7 @@ public struct CollectionMemoryPlan: Codable, Equatable, Sendable {
     public static func statisticsBytes(widths: [Int], hiddenSize: Int, histograms: Bool) -> Int {
         let perFeature = (FeatureStatistics.Sum.allCases.count + FeatureStatistics.Count.allCases.count) * 8
         let histogram = histograms ? 2 * 23 * 8 : 0
-        return widths.reduce(0) { $0 + $1 * (2 * perFeature + histogram) + hiddenSize * perFeature }
+        let copies = 1 + ControlStatistics.permutationCount  // the features and each shuffled-label copy
+        return widths.reduce(0) { $0 + $1 * (copies * perFeature + histogram) + hiddenSize * perFeature }
     }
 }

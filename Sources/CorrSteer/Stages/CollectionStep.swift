@@ -53,8 +53,8 @@ public struct CollectionStep {
         let rewards = try score(outputs)
         let rows = collector.finish(stoppedOnEOS: outputs.map(stoppedOnEOS),
                                     correlationPool: correlationPool, coefficientPool: coefficientPool)
-        // One permutation per batch, shared by every layer.
-        let permuted = readsResiduals ? ControlStatistics.permutedRewards(rewards, batchStart: batchStart, seed: seed) : nil
+        // One set of permutations per batch, shared by every layer.
+        let permuted = readsResiduals ? ControlStatistics.permutations(rewards, batchStart: batchStart, seed: seed) : nil
         for (index, (source, layerRows)) in zip(sources, rows).enumerated() {
             guard statistics[source.layer] != nil else { throw StepError.missingLayer(source.layer) }
             try statistics[source.layer]!.add(

@@ -49,12 +49,15 @@ final class ComparisonSetup {
             plan = try build(method, choices, source: "random features with r > 0 at plan A's layers")
         case .shuffledLabels:
             let controls = try loadControls()
-            guard controls.shuffled.values.contains(where: { $0.sampleCount > 0 }) else {
+            // Evaluation seed k repeats the control on its own permutation (cycling past the count gathered).
+            let permutation = Int(seed % UInt64(controls.shuffled.count))
+            let shuffled = controls.shuffled[permutation]
+            guard shuffled.values.contains(where: { $0.sampleCount > 0 }) else {
                 throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) shuffled-labels: the collection generated one sample per batch, so no rewards could be permuted; collect with \(RunSetting.batchSize) 2 or more")
             }
-            let choices = try ComparisonPlans.shuffledLabels(shuffled: controls.shuffled, sites: manifest.layers.map { ($0.layer, $0.site) },
+            let choices = try ComparisonPlans.shuffledLabels(shuffled: shuffled, sites: manifest.layers.map { ($0.layer, $0.site) },
                                                              options: candidates.selectionOptions, scale: scale)
-            plan = try build(method, choices, source: "selection on rewards permuted within each collection batch")
+            plan = try build(method, choices, source: "selection on rewards permuted within each collection batch (permutation \(permutation + 1) of \(controls.shuffled.count))")
         }
         guard !plan.entries.isEmpty else {
             throw RunError.invalidRun(path: run.url.path, reason: "\(RunSetting.comparisons) \(method.rawValue): no layer has anything to steer with")
