@@ -100,7 +100,7 @@ public enum CollectBenchmark {
         let model = try options.shape.randomModel(seed: options.seed)
         let config = model.config
         guard options.layers < config.layerCount else {
-            throw RunError.invalidSetting("bench collect: --layers \(options.layers) needs a model with more than \(options.layers) blocks; \(options.shape.rawValue) has \(config.layerCount)")
+            throw RunError.invalidSetting("bench collect: \(RunSetting.layers) \(options.layers) needs a model with more than \(options.layers) blocks; \(options.shape.rawValue) has \(config.layerCount)")
         }
         progress("built \(options.shape.rawValue) in \(String(format: "%.1f", ModelBenchmark.seconds(since: started))) s")
 

@@ -36,10 +36,6 @@ public struct SettingMessage<Setting: MessageSetting>: Hashable, Sendable, Custo
         }.joined()
     }
 
-    public static func + (lhs: SettingMessage, rhs: SettingMessage) -> SettingMessage {
-        "\(lhs)\(rhs)"
-    }
-
     /// The message in the library's words.
     public var description: String { rendered(naming: \.description) }
 

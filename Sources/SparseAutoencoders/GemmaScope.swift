@@ -33,14 +33,7 @@ enum GemmaScope {
     static func load(url: URL, layer requested: Int?, encoderOnly: Bool) throws -> SAEParts {
         let path = url.path
         let archive = try NpzArchive(url: url)
-        let layer: Int
-        switch (Self.layer(inPath: path), requested) {
-        case let (found?, wanted?) where found != wanted:
-            throw SAEError.layerMismatch(path: path, found: found, requested: wanted)
-        case let (found?, _): layer = found
-        case let (nil, wanted?): layer = wanted
-        case (nil, nil): throw SAEError.unknownLayer(path: path)
-        }
+        let layer = try resolvedLayer(found: Self.layer(inPath: path), requested: requested, path: path)
 
         // SAELens renames lower-case `w_*` keys; accept either spelling.
         func key(_ name: String) throws -> String {

@@ -45,14 +45,7 @@ enum LlamaScopeLoader {
         guard dSAE > 0 else { throw config.invalid("d_sae", "must be positive, got \(dSAE)") }
         let hookIn = try config.optionalString("hook_point_in")
         let foundLayer = hookIn.flatMap(layerOfHookName) ?? folderName(folder.lastPathComponent)?.layer
-        let layer: Int
-        switch (foundLayer, requested) {
-        case let (found?, wanted?) where found != wanted:
-            throw SAEError.layerMismatch(path: path, found: found, requested: wanted)
-        case let (found?, _): layer = found
-        case let (nil, wanted?): layer = wanted
-        case (nil, nil): throw SAEError.unknownLayer(path: path)
-        }
+        let layer = try resolvedLayer(found: foundLayer, requested: requested, path: path)
         let hookName = hookIn ?? "blocks.\(layer).hook_resid_post"
 
         guard let weightsURL = weightsURL(folder: folder) else {

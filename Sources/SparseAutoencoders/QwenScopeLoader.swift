@@ -36,14 +36,7 @@ enum QwenScopeLoader {
 
     static func load(file url: URL, layer requested: Int?, encoderOnly: Bool, options: SAELoadOptions) throws -> SAEParts {
         let path = url.path
-        let layer: Int
-        switch (Self.layer(fileName: url.lastPathComponent), requested) {
-        case let (found?, wanted?) where found != wanted:
-            throw SAEError.layerMismatch(path: path, found: found, requested: wanted)
-        case let (found?, _): layer = found
-        case let (nil, wanted?): layer = wanted
-        case (nil, nil): throw SAEError.unknownLayer(path: path)
-        }
+        let layer = try resolvedLayer(found: Self.layer(fileName: url.lastPathComponent), requested: requested, path: path)
         let file = try TorchPickleFile(url: url)
         let encoderWeight = try file.tensor("W_enc")
         guard encoderWeight.rank == 2, encoderWeight.shape[0] > 0, encoderWeight.shape[1] > 0 else {

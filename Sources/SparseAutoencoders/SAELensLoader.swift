@@ -82,14 +82,7 @@ enum SAELensLoader {
             throw SAEError.unknownArchitecture(path: configPath, name: config.architecture, supported: supportedArchitectures)
         }
         let foundLayer = config.hookName.flatMap(layerOfHookName) ?? config.hookLayer
-        let layer: Int
-        switch (foundLayer, requested) {
-        case let (found?, wanted?) where found != wanted:
-            throw SAEError.layerMismatch(path: path, found: found, requested: wanted)
-        case let (found?, _): layer = found
-        case let (nil, wanted?): layer = wanted
-        case (nil, nil): throw SAEError.unknownLayer(path: path)
-        }
+        let layer = try resolvedLayer(found: foundLayer, requested: requested, path: path)
         let hookName = config.hookName ?? "blocks.\(layer).hook_resid_post"
         let (dIn, dSAE) = (config.dIn, config.dSAE)
 

@@ -108,3 +108,15 @@ func layerOfHookName(_ hook: String) -> Int? {
     guard parts.count >= 3, parts[0] == "blocks" else { return nil }
     return Int(parts[1])
 }
+
+/// The layer of the SAE at `path`: the one its files name (`found`), which must be the one asked for
+/// when one is; else the one asked for.
+func resolvedLayer(found: Int?, requested: Int?, path: String) throws -> Int {
+    switch (found, requested) {
+    case let (found?, wanted?) where found != wanted:
+        throw SAEError.layerMismatch(path: path, found: found, requested: wanted)
+    case let (found?, _): return found
+    case let (nil, wanted?): return wanted
+    case (nil, nil): throw SAEError.unknownLayer(path: path)
+    }
+}
