@@ -59,9 +59,12 @@ public struct PrecisionDecision: Sendable, Equatable, Codable {
 /// One precision holds for the whole run, whatever the row count of a product: a row's result must not
 /// depend on the other rows of its batch (a ragged batch equals each sequence alone, a served request
 /// equals `generate`), so the path cannot change between a one-row decode step and an eight-row one.
-/// `auto` therefore weighs the three row-count classes together: `fast` only when it wins the 8-row and
-/// many-row products (the batched work of `collect`, `evaluate` and `serve`) by at least
-/// `requiredSpeedup` and loses the one-row product (interactive decode) by at most `toleratedLoss`.
+/// `auto` therefore weighs the three row-count classes together: `fast` only when it wins the many-row
+/// product (prefill, the prompts of `collect` and `evaluate`) by at least `requiredSpeedup` and loses
+/// neither the one-row nor the 8-row product (decode) by more than `toleratedLoss`. The decode classes
+/// stream weights from memory on both paths when the machine is balanced, so their ratio sits near 1
+/// and moves by ±10 % from run to run on a shared machine (Zen 4: 8 rows measured 108 % and 150 %);
+/// the compute-bound class is the one that separates the paths.
 public enum PrecisionSelector {
     public static let requiredSpeedup = 1.10
     public static let toleratedLoss = 0.90
@@ -113,7 +116,7 @@ public enum PrecisionSelector {
     public static func rule(_ t: ProductTimings) -> (MatMulPrecision, String) {
         func x(_ v: Double) -> String { String(Int((v * 100).rounded())) + "%" }
         let figures = "fast/exact speed: 1 row \(x(t.oneRow.speedup)), 8 rows \(x(t.eightRows.speedup)), 64 rows \(x(t.manyRows.speedup))"
-        if t.manyRows.speedup >= requiredSpeedup, t.eightRows.speedup >= requiredSpeedup,
+        if t.manyRows.speedup >= requiredSpeedup, t.eightRows.speedup >= toleratedLoss,
            t.oneRow.speedup >= toleratedLoss {
             return (.fast, "measured, " + figures)
         }
