@@ -508,26 +508,21 @@ TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const 
                            size_t ldy, size_t K, size_t n0, size_t n1) {
     const int nw = GEMV_NW(rows);
     const size_t chunk = gemv_chunk(K, 4);
-    if (rows <= 2) {
-        /* As gemv_rows: each tile's weight rows read whole, as long sequential streams. */
-        for (size_t n = n0; n < n1;) {
-            int whole = n + (size_t)nw <= n1;
-            for (size_t kb = 0; kb < K; kb += chunk) {
-                size_t kc = K - kb < chunk ? K - kb : chunk;
-                /* Two calls, not one with a variable width: each must unroll to registers. */
-                if (whole) gemv_tile_bf16(rows, nw, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
-                else gemv_tile_bf16(rows, 1, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
-            }
-            n += whole ? (size_t)nw : 1;
+    /*
+     * Each tile's weight rows are read whole (all chunks in turn), as long sequential streams; the
+     * activation rows (at most 8 x K bf16) stay in L1 or L2. Against chunk-outer order, as for the f32
+     * kernel's at 8 rows: the 256000 x 2304 product streamed at 22 against 13 GB/s at 8 rows and 26
+     * against 16 at 4 (Zen 4, 2 threads).
+     */
+    for (size_t n = n0; n < n1;) {
+        int whole = n + (size_t)nw <= n1;
+        for (size_t kb = 0; kb < K; kb += chunk) {
+            size_t kc = K - kb < chunk ? K - kb : chunk;
+            /* Two calls, not one with a variable width: each must unroll to registers. */
+            if (whole) gemv_tile_bf16(rows, nw, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
+            else gemv_tile_bf16(rows, 1, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
         }
-        return;
-    }
-    for (size_t kb = 0; kb < K; kb += chunk) {
-        size_t kc = K - kb < chunk ? K - kb : chunk;
-        size_t n = n0;
-        for (; n + (size_t)nw <= n1; n += (size_t)nw)
-            gemv_tile_bf16(rows, nw, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
-        for (; n < n1; n++) gemv_tile_bf16(rows, 1, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
+        n += whole ? (size_t)nw : 1;
     }
 }
 
