@@ -177,8 +177,11 @@ T512I __m512 reduce16(const __m512 *v) {
 /* y[i, j] (+)= lane sum of acc[i * NW + j] for i < rows, j < NW. */
 T512I void store_sums(const int rows, const int NW, const __m512 *acc, float *y, size_t ldy, int accumulate) {
     const int count = rows * NW;
+    /* Unrolled so that v stays in registers: otherwise its zero padding became a memset per call. */
+    _Pragma("unroll")
     for (int g = 0; g < count; g += 16) {
         __m512 v[16];
+        _Pragma("unroll")
         for (int l = 0; l < 16; l++) v[l] = g + l < count ? acc[g + l] : _mm512_setzero_ps();
         float sums[16];
         _mm512_storeu_ps(sums, reduce16(v));
@@ -587,8 +590,19 @@ TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
             size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
             for (size_t nb = n0; nb < n1; nb += DOT_NW) {
                 size_t nw = n1 - nb < DOT_NW ? n1 - nb : DOT_NW;
+                /*
+                 * The micro-kernel reads this block's weight rows in place; fetch the next block's into
+                 * L2 a few lines per tile, as gemm_rows does, or its first tile waits on memory (a
+                 * whole model's weights are never in L3).
+                 */
+                size_t next = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
+                const char *ahead = (const char *)(w + (nb + DOT_NW) * ldw + kb);
+                size_t line_count = (kc * 2 + 63) / 64, lines = next * line_count, issued = 0;
+                size_t tiles = (mend - mo + DOT_MR - 1) / DOT_MR, tile = 0;
                 for (size_t mb = mo; mb < mend; mb += DOT_MR) {
                     size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
+                    for (size_t until = lines * ++tile / tiles; issued < until; issued++)
+                        _mm_prefetch(ahead + issued / line_count * ldw * 2 + issued % line_count * 64, _MM_HINT_T1);
                     dot_tile_bf16(rows, nw, x + mb * ldx + kb, ldx, w + nb * ldw + kb, ldw, kc, y + mb * ldy + nb,
                                   ldy, kb > 0);
                 }
