@@ -287,8 +287,11 @@ T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx,
  */
 T512I void store_row_pairs(const int rows, const int NW, const __m512 *acc, float *y, size_t ldy, int accumulate) {
     const __mmask8 m = (__mmask8)((1u << NW) - 1u);
+    /* Unrolled for the same reason as store_sums. */
+    _Pragma("unroll")
     for (int r = 0; r < rows; r += 2) {
         __m512 v[16];
+        _Pragma("unroll")
         for (int l = 0; l < 16; l++) {
             int row = r + l / 8, j = l % 8;
             v[l] = row < rows && j < NW ? acc[row * NW + j] : _mm512_setzero_ps();
