@@ -232,14 +232,16 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
 #define GEMV_NW(rows) ((rows) <= 2 ? 8 : (rows) == 3 ? 6 : (rows) == 4 ? 5 : (rows) <= 6 ? 4 : 3)
 
 /*
- * K chunk for the streaming kernels: the activation rows' chunk (up to GEMV_MAX_ROWS x chunk x xsize
- * bytes) should stay in L1 (32 KB of it) while every weight tile of the slice passes; chunks are
- * balanced and a multiple of 32 (two 16-wide steps, one bf16 pair step). The chunk depends on K only,
- * not on the row count, so a row's result is the same whether 1 or 8 rows are multiplied together
- * (a sequence decodes to the same logits alone or in a batch of up to 8).
+ * K chunk of every kernel here, at most 1024: the f32 activation rows' chunk (up to GEMV_MAX_ROWS x
+ * chunk x 4 bytes) stays in L1 (32 KB of it) while every weight tile of the slice passes, and in the
+ * bf16 many-row kernel a block of DOT_NW weight rows (16 KB) leaves half of L1 to the activation rows
+ * (a 2048-k chunk filled L1 and ran the K = 9216 product at 75 % of the vdpbf16ps peak, Zen 4). Chunks
+ * are balanced and a multiple of 32 (two 16-wide steps, one bf16 pair step). The chunk depends on K
+ * only, so a row's result is the same whether 1 or many rows are multiplied together (a sequence
+ * decodes to the same logits alone or in a batch).
  */
-static inline size_t gemv_chunk(size_t K, size_t xsize) {
-    size_t limit = (32768 / (GEMV_MAX_ROWS * xsize)) & ~(size_t)31;
+static inline size_t gemv_chunk(size_t K) {
+    size_t limit = (32768 / (GEMV_MAX_ROWS * 4)) & ~(size_t)31;
     if (K <= limit) return K;
     size_t chunks = (K + limit - 1) / limit;
     return ((K + chunks - 1) / chunks + 31) & ~(size_t)31;
@@ -249,7 +251,7 @@ T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
     const size_t esize = kind == W_F32 ? 4 : 2;
     const int nw = GEMV_NW(rows);
-    const size_t chunk = gemv_chunk(K, 4);
+    const size_t chunk = gemv_chunk(K);
     if (rows <= 2) {
         /*
          * One or two activation rows stay in L1 whole: read each tile's weight rows whole (all chunks
@@ -310,7 +312,7 @@ enum {
     DOT_MR = 3,          /* activation rows per micro-kernel call */
     DOT_NW = 8,          /* weight rows per block: 24 accumulators, 3 activation vectors, 1 weight vector */
     DOT_MO = 96,         /* activation rows per pass over a block (their chunk stays in L2) */
-    DOT_KC_MAX = 1024,   /* largest gemv_chunk(K, 4) */
+    DOT_KC_MAX = 1024,   /* largest gemv_chunk(K) */
     DOT_AHEAD = 128,     /* floats: activation rows are prefetched this far ahead of the loads */
 };
 
@@ -364,7 +366,7 @@ T512 static void dot_tile(size_t rows, size_t nw, const float *x, size_t ldx, co
 T512I void gemm_rows(const int kind, const float *x, size_t ldx, const void *w, size_t ldw, float *y, size_t ldy,
                      size_t M, size_t K, size_t n0, size_t n1) {
     const size_t esize = kind == W_F32 ? 4 : 2;
-    const size_t chunk = gemv_chunk(K, 4);
+    const size_t chunk = gemv_chunk(K);
     float block[DOT_NW * (DOT_KC_MAX + 16)] __attribute__((aligned(64)));
     for (size_t kb = 0; kb < K; kb += chunk) {
         size_t kc = K - kb < chunk ? K - kb : chunk;
@@ -513,7 +515,7 @@ TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size
 TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, float *y,
                            size_t ldy, size_t K, size_t n0, size_t n1) {
     const int nw = GEMV_NW(rows);
-    const size_t chunk = gemv_chunk(K, 4);
+    const size_t chunk = gemv_chunk(K);
     /*
      * Each tile's weight rows are read whole (all chunks in turn), as long sequential streams; the
      * activation rows (at most 8 x K bf16) stay in L1 or L2. Against chunk-outer order on the
@@ -580,12 +582,8 @@ TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
         }
         return;
     }
-    /*
-     * DOT_NW weight rows of a chunk stay in L1 while the activation rows pass. The chunk is the f32
-     * one (at most 1024 k): 16 KB of bf16 weights leave half of L1 to the activation rows; the 2048-k
-     * chunk filled L1 and ran the K = 9216 product at 75 % of the vdpbf16ps peak (Zen 4).
-     */
-    const size_t chunk = gemv_chunk(K, 4);
+    /* DOT_NW weight rows of a chunk stay in L1 while the activation rows pass. */
+    const size_t chunk = gemv_chunk(K);
     for (size_t kb = 0; kb < K; kb += chunk) {
         size_t kc = K - kb < chunk ? K - kb : chunk;
         for (size_t mo = 0; mo < M; mo += DOT_MO) {
