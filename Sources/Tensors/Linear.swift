@@ -189,7 +189,7 @@ public enum MatMul {
         }
         let panels = (columns.count + panel - 1) / panel
         let slices = min(panels, m <= 8 ? threads : threads * 8)
-        DispatchQueue.concurrentPerform(iterations: slices) { s in
+        Parallel.run(slices) { s in
             let lo = columns.lowerBound + min(columns.count, panels * s / slices * panel)
             let hi = columns.lowerBound + min(columns.count, panels * (s + 1) / slices * panel)
             if lo < hi { body(lo, hi) }

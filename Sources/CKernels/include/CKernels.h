@@ -56,6 +56,17 @@ int ck_use_kernel_path(const char *name);
 int ck_has_bf16_dot(void);
 
 /*
+ * Runs task(context, i) for every i in [0, count) on the calling thread and the pool's workers (threads
+ * - 1 of them, started by the first run; later runs keep that size), and returns 0 once all have
+ * returned. Workers poll for a while after their last task, so the products of a decode step do not
+ * each pay for waking sleeping threads. Returns -1 without running anything when the pool cannot take
+ * the run: another run is in progress (including a task asking for a nested run), threads < 2, more
+ * than 2^20 - 1 tasks, or a platform without the pool. The caller then runs the tasks another way.
+ */
+typedef void (*ck_pool_task)(void *context, long index);
+int ck_pool_run(int threads, long count, ck_pool_task task, void *context);
+
+/*
  * Machine ceilings (probes, not kernels: they start `threads` pinned threads and allocate). Peak GFLOP/s
  * of independent chains of the widest f32 FMA this CPU runs ("zmm", "ymm" or "scalar", see
  * ck_probe_fma_width) and of vdpbf16ps (0 where the CPU lacks it), each run for about `seconds` and best
