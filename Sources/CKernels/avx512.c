@@ -238,20 +238,28 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
 #define GEMV_NW(rows) ((rows) == 1 ? 1 : (rows) == 2 ? 8 : (rows) == 3 ? 6 : (rows) == 4 ? 5 : (rows) <= 6 ? 4 : 3)
 
 /*
- * K chunk of every kernel here, at most 1024: the f32 activation rows' chunk (up to GEMV_MAX_ROWS x
- * chunk x 4 bytes) stays in L1 (32 KB of it) while every weight tile of the slice passes, and in the
- * bf16 many-row kernel a block of DOT_NW weight rows (16 KB) leaves half of L1 to the activation rows
- * (a 2048-k chunk filled L1 and ran the K = 9216 product at 75 % of the vdpbf16ps peak, Zen 4). Chunks
+ * K chunk of the f32-activation kernels, at most 1024: the activation rows' chunk (up to GEMV_MAX_ROWS x
+ * chunk x 4 bytes) stays in L1 (32 KB of it) while every weight tile of the slice passes. Chunks
  * are balanced and a multiple of 32 (two 16-wide steps, one bf16 pair step). The chunk depends on K
  * only, so a row's result is the same whether 1 or many rows are multiplied together (a sequence
  * decodes to the same logits alone or in a batch).
  */
-static inline size_t gemv_chunk(size_t K) {
-    size_t limit = (32768 / (GEMV_MAX_ROWS * 4)) & ~(size_t)31;
+static inline size_t balanced_chunk(size_t K, size_t limit) {
     if (K <= limit) return K;
     size_t chunks = (K + limit - 1) / limit;
     return ((K + chunks - 1) / chunks + 31) & ~(size_t)31;
 }
+
+static inline size_t gemv_chunk(size_t K) { return balanced_chunk(K, (32768 / (GEMV_MAX_ROWS * 4)) & ~(size_t)31); }
+
+/*
+ * The bf16-activation kernels' chunk (their GEMV and GEMM share it, as above): activations take half
+ * the bytes, so up to 1152 k fit beside a DOT_NW-row weight block (18 KB) in L1; a 2048-k chunk filled
+ * L1 and ran the K = 9216 product at 75 % of the vdpbf16ps peak (Zen 4). K = 2304 (Gemma-2's
+ * width) then takes two chunks, not three: one reduction fewer per output, 205-210 against 209-213
+ * GFLOP/s on one Zen 4 core at M = 512; K = 9216 was unchanged.
+ */
+static inline size_t dot_chunk(size_t K) { return balanced_chunk(K, 1152); }
 
 T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
@@ -521,7 +529,7 @@ TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size
 TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, float *y,
                            size_t ldy, size_t K, size_t n0, size_t n1) {
     const int nw = GEMV_NW(rows);
-    const size_t chunk = gemv_chunk(K);
+    const size_t chunk = dot_chunk(K);
     /*
      * Each tile's weight rows are read whole (all chunks in turn), as long sequential streams; the
      * activation rows (at most 8 x K bf16) stay in L1 or L2. Against chunk-outer order on the
@@ -589,7 +597,7 @@ TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
         return;
     }
     /* DOT_NW weight rows of a chunk stay in L1 while the activation rows pass. */
-    const size_t chunk = gemv_chunk(K);
+    const size_t chunk = dot_chunk(K);
     for (size_t kb = 0; kb < K; kb += chunk) {
         size_t kc = K - kb < chunk ? K - kb : chunk;
         for (size_t mo = 0; mo < M; mo += DOT_MO) {
