@@ -43,9 +43,9 @@ public enum Parallel {
     }
 
     /// Calls `body(i)` for every `i` in `0..<count` on the calling thread and the other cores, and returns
-    /// when all have returned. Uses the kernels' spinning pool (`ck_pool_run`): decode runs about 180
-    /// products per token, and waking parked threads for each cost more than the product on a VM. When the
-    /// pool is busy (a nested or concurrent run) or unavailable, Dispatch runs the work instead.
+    /// when all have returned. Uses the kernels' spinning pool (`ck_pool_run`, see pool.c for why and
+    /// what it measured); when the pool is busy (a nested or concurrent run) or unavailable, Dispatch
+    /// runs the work instead.
     public static func run(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
         if count == 1 || threadCount <= 1 {
