@@ -90,7 +90,7 @@ final class DecoderRun {
     func pass(tokens: [Int32], segments: [PassSegment], step: Int, logitRows: LogitRows, head: Tensor) throws -> [Float] {
         let c = model.config
         let w = model.weights
-        let rows = tokens.count
+        var rows = tokens.count
         let d = c.hiddenSize
         let qWidth = c.attentionHeadCount * c.headDimension, kvWidth = c.keyValueHeadCount * c.headDimension
         reserve(rows: rows)
@@ -112,6 +112,13 @@ final class DecoderRun {
         model.rotary.table(positions: positions.pointer, count: rows, cos: cos.pointer, sin: sin.pointer)
         model.slidingRotary?.table(positions: positions.pointer, count: rows, cos: slidingCos.pointer, sin: slidingSin.pointer)
 
+        // Rows whose final hidden state is read: by the LM head, or by no one.
+        var selected: [Int]
+        switch logitRows {
+        case .none: selected = []
+        case .all: selected = Array(0..<rows)
+        case .inputEnds: selected = segments.filter(\.endsInput).map { $0.rowStart + $0.rowCount - 1 }
+        }
         for l in 0..<c.layerCount {
             try applyHooks(preHooks[l], site: .residPre(layer: l), segments: segments, step: step, rows: rows)
             let layer = w.layers[l]
@@ -136,6 +143,19 @@ final class DecoderRun {
             rotary.apply(to: key.pointer, rows: rows, heads: c.keyValueHeadCount, rowStride: kvWidth, cos: cosine, sin: sine)
             attention[l](layer: l, segments: segments, cache: cache, q: query.pointer, k: key.pointer, v: value.pointer, out: mixed.pointer)
             cache.store(layer: l, segments: segments, k: key.pointer, v: value.pointer)
+            if l == c.layerCount - 1, postHooks[l].isEmpty, selected.count < rows {
+                // The last block's keys and values are cached for every row; the rest of the block only
+                // matters for the rows the LM head reads (4 % of a Gemma-2-2B prefill). Every product and
+                // norm is row-independent, so those rows get the same numbers as in the full block.
+                // Selected rows ascend, so each moves down onto a row already used or itself.
+                for (i, r) in selected.enumerated() where i != r {
+                    (h + i * d).update(from: h + r * d, count: d)
+                    (mixed.pointer + i * qWidth).update(from: mixed.pointer + r * qWidth, count: qWidth)
+                }
+                rows = selected.count
+                selected = Array(0..<rows)
+                if rows == 0 { break }
+            }
             MatMul.linear(mixed.pointer, rows: rows, weight: layer.output, into: projected.pointer)
             if let post = layer.postAttentionNorm { norm(projected.pointer, rows: rows, scale: post, into: projected.pointer) }
             VectorMath.add(projected.pointer, into: h, count: rows * d)
@@ -153,12 +173,7 @@ final class DecoderRun {
             try applyHooks(postHooks[l], site: .residPost(layer: l), segments: segments, step: step, rows: rows)
         }
 
-        let selected: [Int]
-        switch logitRows {
-        case .none: return []
-        case .all: selected = Array(0..<rows)
-        case .inputEnds: selected = segments.filter(\.endsInput).map { $0.rowStart + $0.rowCount - 1 }
-        }
+        if case .none = logitRows { return [] }
         for (i, r) in selected.enumerated() { (x + i * d).update(from: h + r * d, count: d) }
         norm(x, rows: selected.count, scale: w.finalNorm, into: x)
         let vocabulary = head.shape[0]
