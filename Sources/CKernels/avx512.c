@@ -331,6 +331,30 @@ enum {
 };
 
 /*
+ * The weight block after the one in use (rows [nb + DOT_NW, nb + 2 DOT_NW) of the k chunk at kb), fetched
+ * into L2 a share per tile while the current block's tiles run: short row streams like these are picked
+ * up too late by hardware prefetchers, and a whole model's weights are never in L3.
+ */
+typedef struct {
+    const char *base;
+    size_t row_bytes, line_count, lines, issued, tiles, tile;
+} next_block;
+
+static inline next_block next_block_start(const void *w, size_t ldw, size_t esize, size_t nb, size_t n1, size_t kb,
+                                          size_t kc, size_t tiles) {
+    size_t rows = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
+    size_t line_count = (kc * esize + 63) / 64;
+    return (next_block){(const char *)w + ((nb + DOT_NW) * ldw + kb) * esize, ldw * esize, line_count,
+                        rows * line_count, 0, tiles, 0};
+}
+
+/* Before each tile: this tile's share of the next block's lines. */
+static inline void next_block_fetch(next_block *b) {
+    for (size_t until = b->lines * ++b->tile / b->tiles; b->issued < until; b->issued++)
+        _mm_prefetch(b->base + b->issued / b->line_count * b->row_bytes + b->issued % b->line_count * 64, _MM_HINT_T1);
+}
+
+/*
  * rows x NW outputs over one k chunk, weights from the widened block. Every accumulator receives its
  * FMAs in gemv_tile's order and is reduced by the same tree, so the sums are bit-identical to the
  * streaming kernel's; only the blocking differs (activation vectors stay in registers while the
@@ -395,18 +419,10 @@ T512I void gemm_rows(const int kind, const float *x, size_t ldx, const void *w, 
                     for (size_t k = 0; k < kc; k += 16)
                         _mm512_store_ps(block + j * ldb + k, load_weight16(kind, row, kb + k, kc - k, 1));
                 }
-                /*
-                 * The next block's weight rows are short streams that hardware prefetchers pick up
-                 * too late: fetch them into L2 a few lines per tile while this block is used.
-                 */
-                size_t next = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
-                const char *ahead = (const char *)w + ((nb + DOT_NW) * ldw + kb) * esize;
-                size_t line_count = (kc * esize + 63) / 64, lines = next * line_count, issued = 0;
-                size_t tiles = (mend - mo + DOT_MR - 1) / DOT_MR, tile = 0;
+                next_block next = next_block_start(w, ldw, esize, nb, n1, kb, kc, (mend - mo + DOT_MR - 1) / DOT_MR);
                 for (size_t mb = mo; mb < mend; mb += DOT_MR) {
                     size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
-                    for (size_t until = lines * ++tile / tiles; issued < until; issued++)
-                        _mm_prefetch(ahead + issued / line_count * ldw * esize + issued % line_count * 64, _MM_HINT_T1);
+                    next_block_fetch(&next);
                     dot_tile(rows, nw, x + mb * ldx + kb, ldx, block, ldb, kc, y + mb * ldy + nb, ldy, kb > 0);
                 }
             }
@@ -604,19 +620,11 @@ TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
             size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
             for (size_t nb = n0; nb < n1; nb += DOT_NW) {
                 size_t nw = n1 - nb < DOT_NW ? n1 - nb : DOT_NW;
-                /*
-                 * The micro-kernel reads this block's weight rows in place; fetch the next block's into
-                 * L2 a few lines per tile, as gemm_rows does, or its first tile waits on memory (a
-                 * whole model's weights are never in L3).
-                 */
-                size_t next = nb + DOT_NW < n1 ? (n1 - nb - DOT_NW < DOT_NW ? n1 - nb - DOT_NW : DOT_NW) : 0;
-                const char *ahead = (const char *)(w + (nb + DOT_NW) * ldw + kb);
-                size_t line_count = (kc * 2 + 63) / 64, lines = next * line_count, issued = 0;
-                size_t tiles = (mend - mo + DOT_MR - 1) / DOT_MR, tile = 0;
+                /* The micro-kernel reads this block's weight rows in place, from L2 once fetched. */
+                next_block next = next_block_start(w, ldw, 2, nb, n1, kb, kc, (mend - mo + DOT_MR - 1) / DOT_MR);
                 for (size_t mb = mo; mb < mend; mb += DOT_MR) {
                     size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
-                    for (size_t until = lines * ++tile / tiles; issued < until; issued++)
-                        _mm_prefetch(ahead + issued / line_count * ldw * 2 + issued % line_count * 64, _MM_HINT_T1);
+                    next_block_fetch(&next);
                     dot_tile_bf16(rows, nw, x + mb * ldx + kb, ldx, w + nb * ldw + kb, ldw, kc, y + mb * ldy + nb,
                                   ldy, kb > 0);
                 }
