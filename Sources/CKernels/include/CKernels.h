@@ -16,6 +16,14 @@ void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void ck_round_to_bf16(const float *src, float *dst, size_t n);
 
 /*
+ * In place: gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU), gate[i] = silu(gate[i]) * up[i] (SwiGLU),
+ * x[i] = cap * tanh(x[i] / cap). The same bits as the Swift lane functions of Tensors/Exponential.swift.
+ */
+void ck_gelu_tanh_gated(float *gate, const float *up, size_t n);
+void ck_silu_gated(float *gate, const float *up, size_t n);
+void ck_softcap(float *x, size_t n, float cap);
+
+/*
  * y[m, n] = sum_k x[m, k] * w[n, k] for m in [0, M) and n in [n0, n1): the nn.Linear product with the
  * weight in its file layout [N, K]. x and y are f32; the w variants differ only in the weight dtype.
  * Products and sums are f32 (weights widened exactly), so results match an f32 reference on the same
