@@ -123,9 +123,8 @@ final class DecoderRun {
             try applyHooks(preHooks[l], site: .residPre(layer: l), segments: segments, step: step, rows: rows)
             let layer = w.layers[l]
             norm(h, rows: rows, scale: layer.attentionNorm, into: x)
-            MatMul.linear(x, rows: rows, weight: layer.query, into: query.pointer)
-            MatMul.linear(x, rows: rows, weight: layer.key, into: key.pointer)
-            MatMul.linear(x, rows: rows, weight: layer.value, into: value.pointer)
+            MatMul.linear(x, rows: rows, weights: [layer.query, layer.key, layer.value],
+                          into: [query.pointer, key.pointer, value.pointer])
             if let bias = layer.queryBias { addBias(bias, to: query.pointer, rows: rows) }
             if let bias = layer.keyBias { addBias(bias, to: key.pointer, rows: rows) }
             if let bias = layer.valueBias { addBias(bias, to: value.pointer, rows: rows) }
@@ -162,8 +161,7 @@ final class DecoderRun {
             VectorMath.add(projected.pointer, into: h, count: rows * d)
 
             norm(h, rows: rows, scale: layer.feedForwardNorm, into: x)
-            MatMul.linear(x, rows: rows, weight: layer.gate, into: gate.pointer)
-            MatMul.linear(x, rows: rows, weight: layer.up, into: up.pointer)
+            MatMul.linear(x, rows: rows, weights: [layer.gate, layer.up], into: [gate.pointer, up.pointer])
             switch c.activation {
             case .geluTanh: Activations.geluTanhGated(gate.pointer, up: up.pointer, count: rows * c.intermediateSize)
             case .silu: Activations.siluGated(gate.pointer, up: up.pointer, count: rows * c.intermediateSize)

@@ -75,6 +75,42 @@ public enum MatMul {
         }
     }
 
+    /// Several products of the same activations, `y_i[M, N_i] = x[M, K] · w_iᵀ` (queries, keys and values;
+    /// gate and up), with the numbers of one `linear` call each. Where they run as `.fast` bf16 dot
+    /// products the activations are rounded once and the column slices of all the products share one
+    /// parallel run, so the cores wait for each other once instead of once per product.
+    public static func linear(
+        _ x: UnsafePointer<Float>, rows m: Int, weights: [Tensor], into outputs: [UnsafeMutablePointer<Float>],
+        precision: MatMulPrecision? = nil
+    ) {
+        precondition(weights.count == outputs.count, "\(weights.count) weights for \(outputs.count) outputs")
+        guard let k = weights.first?.shape.last, m > 0 else { return }
+        precondition(weights.allSatisfy { $0.rank == 2 && $0.shape[1] == k }, "weights of one product must share K")
+        guard weights.count > 1, weights.allSatisfy({ $0.dtype == .bf16 }), (precision ?? defaultPrecision) == .fast,
+              ck_has_bf16_dot() != 0
+        else {
+            for (w, y) in zip(weights, outputs) { linear(x, rows: m, weight: w, into: y, precision: precision) }
+            return
+        }
+        let rounded = roundedToBF16(x, ldx: k, rows: m, depth: k)
+        defer { rounded.deallocate() }
+        let bases = weights.map { UnsafeRawPointer($0.rawPointer).assumingMemoryBound(to: UInt16.self) }
+        splitColumns(parts: weights.map { $0.shape[0] }, rows: m, depth: k) { part, n0, n1 in
+            let n = weights[part].shape[0]
+            ck_linear_bf16x_bf16w(rounded, k, bases[part], k, outputs[part], n, m, k, n0, n1)
+        }
+    }
+
+    /// `x` rounded to bf16, `[rows, depth]` packed; the caller deallocates. Rows are spread over the
+    /// cores when there are enough of them to pay for it.
+    private static func roundedToBF16(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, depth k: Int) -> UnsafeMutablePointer<UInt16> {
+        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m * k))
+        Parallel.forEachChunk(m, grain: max(1, (1 << 16) / max(k, 1))) { range in
+            for r in range { ck_f32_to_bf16(x + r * ldx, rounded + r * k, k) }
+        }
+        return rounded
+    }
+
     /// The `.fast` product: activations rounded to bf16 once, then bf16 dot products where the CPU has
     /// them, else the exact kernel on the rounded activations (the same products, in f32).
     private static func linearRoundingActivations(
@@ -84,9 +120,8 @@ public enum MatMul {
         let k = w.shape[1]
         let weights = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self)
         if ck_has_bf16_dot() != 0 {
-            let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m * k))
+            let rounded = roundedToBF16(x, ldx: ldx, rows: m, depth: k)
             defer { rounded.deallocate() }
-            for r in 0..<m { ck_f32_to_bf16(x + r * ldx, rounded + r * k, k) }
             splitColumns(columns, rows: m, depth: k) { n0, n1 in
                 ck_linear_bf16x_bf16w(rounded, k, weights, k, y, ldy, m, k, n0, n1)
             }
@@ -194,6 +229,28 @@ public enum MatMul {
             let hi = columns.lowerBound + min(columns.count, panels * (s + 1) / slices * panel)
             if lo < hi { body(lo, hi) }
         }
+    }
+
+    /// `splitColumns` over the output columns of several products laid end to end: `body(part, n0, n1)`
+    /// gets columns `n0..<n1` of product `part`. Slices are cut as for one product of all the columns,
+    /// then at the products' boundaries.
+    private static func splitColumns(parts: [Int], rows m: Int, depth k: Int, _ body: (Int, Int, Int) -> Void) {
+        let panel = 32
+        let panelsOf = parts.map { ($0 + panel - 1) / panel }
+        var firstPanel = [0]
+        for p in panelsOf { firstPanel.append(firstPanel.last! + p) }
+        let panels = firstPanel.last!
+        let threads = Parallel.threadCount
+        let slices = threads <= 1 || m * parts.reduce(0, +) * max(k, 1) < 1 << 18 ? 1 : min(panels, m <= 8 ? threads : threads * 8)
+        func run(_ s: Int) {
+            let lo = panels * s / slices, hi = panels * (s + 1) / slices
+            for part in parts.indices where firstPanel[part] < hi && firstPanel[part + 1] > lo {
+                let n0 = (max(lo, firstPanel[part]) - firstPanel[part]) * panel
+                let n1 = min(parts[part], (min(hi, firstPanel[part + 1]) - firstPanel[part]) * panel)
+                if n0 < n1 { body(part, n0, n1) }
+            }
+        }
+        if slices <= 1 { run(0) } else { Parallel.run(slices, run) }
     }
 
     /// Which SIMD path the kernels use: "avx512bf16", "avx512f", "avx2" or "portable".

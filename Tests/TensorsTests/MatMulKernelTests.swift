@@ -253,3 +253,36 @@ final class MatMulKernelTests: XCTestCase {
         XCTAssertEqual(MatMul.availableKernelPaths.last, MatMul.detectedKernelPath)
     }
 }
+
+/// The several-products form of `linear` (q, k, v; gate, up) against one `linear` call per product.
+final class SharedInputProductTests: XCTestCase {
+    func testSharedInputProductsEqualOneCallEach() {
+        var state: UInt64 = 7
+        func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        let k = 300
+        // Widths not multiples of the 32-column panel, and enough columns to be split over the cores.
+        let weights = [97, 33, 1200].map { n in Tensor(shape: [n, k], values: (0..<n * k).map { _ in next() }, dtype: .bf16) }
+        for precision in MatMulPrecision.allCases {
+            for m in [1, 3, 9, 40] {
+                let x = (0..<m * k).map { _ in next() }
+                let together = weights.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: m * $0.shape[0]) }
+                let alone = weights.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: m * $0.shape[0]) }
+                defer { (together + alone).forEach { $0.deallocate() } }
+                (together + alone).forEach { $0.initialize(repeating: .nan) }
+                x.withUnsafeBufferPointer { xp in
+                    MatMul.linear(xp.baseAddress!, rows: m, weights: weights, into: together.map { $0.baseAddress! },
+                                  precision: precision)
+                    for i in weights.indices {
+                        MatMul.linear(xp.baseAddress!, rows: m, weight: weights[i], into: alone[i].baseAddress!, precision: precision)
+                    }
+                }
+                for i in weights.indices {
+                    XCTAssertEqual(together[i].map(\.bitPattern), alone[i].map(\.bitPattern), "\(precision) m=\(m) product \(i)")
+                }
+            }
+        }
+    }
+}
