@@ -208,40 +208,29 @@ public enum MatMul {
         #endif
     }
 
-    /// Runs `body(n0, n1)` on slices of `columns` across the cores. Slices are whole 32-column panels
-    /// (the GEMM kernels' width). Compute-bound products (more than 8 rows) get about eight slices per
-    /// thread, handed out on demand, so a core that the OS takes away for a while (a busy machine)
-    /// delays only its current slice. Weight-streaming products (8 rows or fewer: decode) get one
-    /// contiguous slice per thread: every extra slice restarts the memory streams, and decode measured
-    /// 4.7 tok/s with one slice per thread against 3.7 with eight. Products under about 10 µs of work
-    /// (m·n·k < 2¹⁸) stay on one core, where threading costs more than it saves.
+    /// Runs `body(n0, n1)` on slices of `columns` across the cores (see the form below).
     private static func splitColumns(_ columns: Range<Int>, rows m: Int, depth k: Int, _ body: (Int, Int) -> Void) {
-        let panel = 32
-        let threads = Parallel.threadCount
-        if threads <= 1 || m * columns.count * max(k, 1) < 1 << 18 || columns.count <= panel {
-            body(columns.lowerBound, columns.upperBound)
-            return
-        }
-        let panels = (columns.count + panel - 1) / panel
-        let slices = min(panels, m <= 8 ? threads : threads * 8)
-        Parallel.run(slices) { s in
-            let lo = columns.lowerBound + min(columns.count, panels * s / slices * panel)
-            let hi = columns.lowerBound + min(columns.count, panels * (s + 1) / slices * panel)
-            if lo < hi { body(lo, hi) }
+        splitColumns(parts: [columns.count], rows: m, depth: k) { _, n0, n1 in
+            body(columns.lowerBound + n0, columns.lowerBound + n1)
         }
     }
 
-    /// `splitColumns` over the output columns of several products laid end to end: `body(part, n0, n1)`
-    /// gets columns `n0..<n1` of product `part`. Slices are cut as for one product of all the columns,
-    /// then at the products' boundaries.
+    /// Runs `body(part, n0, n1)` on slices of the output columns of one or more products laid end to
+    /// end (columns `n0..<n1` of product `part`), across the cores. Slices are whole 32-column panels
+    /// (the GEMM kernels' width), cut again at the products' boundaries. Compute-bound products (more
+    /// than 8 rows) get about eight slices per thread, handed out on demand, so a core that the OS takes
+    /// away for a while (a busy machine) delays only its current slice. Weight-streaming products (8 rows
+    /// or fewer: decode) get one contiguous slice per thread: every extra slice restarts the memory
+    /// streams, and decode measured 4.7 tok/s with one slice per thread against 3.7 with eight. Products
+    /// under about 10 µs of work (m·n·k < 2¹⁸) stay on one core, where threading costs more than it saves.
     private static func splitColumns(parts: [Int], rows m: Int, depth k: Int, _ body: (Int, Int, Int) -> Void) {
         let panel = 32
-        let panelsOf = parts.map { ($0 + panel - 1) / panel }
         var firstPanel = [0]
-        for p in panelsOf { firstPanel.append(firstPanel.last! + p) }
-        let panels = firstPanel.last!
+        for columns in parts { firstPanel.append(firstPanel[firstPanel.count - 1] + (columns + panel - 1) / panel) }
+        let panels = firstPanel[parts.count]
         let threads = Parallel.threadCount
-        let slices = threads <= 1 || m * parts.reduce(0, +) * max(k, 1) < 1 << 18 ? 1 : min(panels, m <= 8 ? threads : threads * 8)
+        let serial = threads <= 1 || m * parts.reduce(0, +) * max(k, 1) < 1 << 18 || panels <= 1
+        let slices = serial ? 1 : min(panels, m <= 8 ? threads : threads * 8)
         func run(_ s: Int) {
             let lo = panels * s / slices, hi = panels * (s + 1) / slices
             for part in parts.indices where firstPanel[part] < hi && firstPanel[part + 1] > lo {
@@ -250,7 +239,7 @@ public enum MatMul {
                 if n0 < n1 { body(part, n0, n1) }
             }
         }
-        if slices <= 1 { run(0) } else { Parallel.run(slices, run) }
+        if slices == 1 { run(0) } else { Parallel.run(slices, run) }
     }
 
     /// Which SIMD path the kernels use: "avx512bf16", "avx512f", "avx2" or "portable".
