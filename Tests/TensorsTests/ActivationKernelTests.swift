@@ -4,19 +4,7 @@ import Tensors
 /// The C activation loops against the Swift lane functions they replaced, bit for bit, on every kernel
 /// path this CPU runs (the lane functions are checked against their float64 definitions in
 /// ModelOpsTests).
-final class ActivationKernelTests: XCTestCase {
-    private var originalPath = ""
-
-    override func setUp() {
-        super.setUp()
-        originalPath = MatMul.kernelPath
-    }
-
-    override func tearDown() {
-        MatMul.useKernelPath(originalPath)
-        super.tearDown()
-    }
-
+final class ActivationKernelTests: KernelPathTestCase {
     /// Random values over every branch plus the branch edges and special values; 1003 of them, so the
     /// vector loops' tails run too.
     private static func inputs() -> [Float] {

@@ -4,19 +4,7 @@ import Tensors
 /// Every kernel path this CPU can run (portable C up to AVX-512 BF16) against a float64 product of the
 /// same inputs, on awkward sizes: rows 1…13 and beyond, ragged column counts, K not a multiple of the
 /// vector width, strided inputs and outputs, and column sub-ranges.
-final class MatMulKernelTests: XCTestCase {
-    private var originalPath = ""
-
-    override func setUp() {
-        super.setUp()
-        originalPath = MatMul.kernelPath
-    }
-
-    override func tearDown() {
-        MatMul.useKernelPath(originalPath)
-        super.tearDown()
-    }
-
+final class MatMulKernelTests: KernelPathTestCase {
     private struct SplitMix {
         var state: UInt64
         mutating func next() -> Float {
