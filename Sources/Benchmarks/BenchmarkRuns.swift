@@ -124,9 +124,16 @@ public enum ModelBenchmark {
             let tokens = prompt(length)
             var runs: [(wall: Double, cpu: Double)] = []
             for _ in 0..<options.repetitions {
-                let t0 = DispatchTime.now(), c0 = ProcessClock.cpuSeconds()
-                _ = try generator.forward(tokens: [tokens])
-                runs.append((seconds(since: t0), ProcessClock.cpuSeconds() - c0))
+                // A generation's prefill, to the start of its first decode step: the keys and values go
+                // into the cache, as before any decoding (a plain forward pass would skip that).
+                let timer = StepTimer()
+                let t0 = DispatchTime.now().uptimeNanoseconds, c0 = ProcessClock.cpuSeconds()
+                _ = try generator.generate(GenerationRequest(prompts: [tokens], maxNewTokens: 2, stopTokenIDs: []),
+                                           hooks: [timer])
+                guard let end = timer.start(ofStep: 1) else {
+                    throw RunError.invalidSetting("bench: the prefill of \(length) tokens ran no decode step")
+                }
+                runs.append((Double(end.nanoseconds - t0) / 1e9, end.cpuSeconds - c0))
             }
             runs.sort { $0.wall < $1.wall }
             let entry = ModelBenchmarkResult.Prefill(
@@ -184,10 +191,15 @@ public enum ModelBenchmark {
 /// decode steps can be timed one by one: step k lasts from its stamp to step k + 1's.
 final class StepTimer: ResidualHook {
     let requests: [HookSite: HookPositions] = [.residPre(layer: 0): .generation]
-    private var stamps: [(step: Int, nanoseconds: UInt64)] = []
+    private var stamps: [(step: Int, nanoseconds: UInt64, cpuSeconds: Double)] = []
 
     func observe(site: HookSite, rows: UnsafePointer<Float>, count: Int, width: Int, tags: [RowTag]) {
-        stamps.append((tags.first?.step ?? 0, DispatchTime.now().uptimeNanoseconds))
+        stamps.append((tags.first?.step ?? 0, DispatchTime.now().uptimeNanoseconds, ProcessClock.cpuSeconds()))
+    }
+
+    /// When step `step` began (wall clock and process CPU time), if it ran.
+    func start(ofStep step: Int) -> (nanoseconds: UInt64, cpuSeconds: Double)? {
+        stamps.first { $0.step == step }.map { ($0.nanoseconds, $0.cpuSeconds) }
     }
 
     /// Durations of the complete decode steps (step ≥ 1 with a following stamp).

@@ -85,7 +85,8 @@ public struct Generator: Sendable {
             }
         }
 
-        try prefill(request.prompts, run: run, logits: request.maxNewTokens > 0 ? .inputEnds : .none, head: head) { logits, sequences in
+        try prefill(request.prompts, run: run, logits: request.maxNewTokens > 0 ? .inputEnds : .none, head: head,
+                    continues: request.maxNewTokens > 1) { logits, sequences in
             accept(logits, sequences: sequences)
         }
         var step = 1
@@ -96,7 +97,8 @@ public struct Generator: Sendable {
             segments.reserveCapacity(current.count)
             for (i, s) in current.enumerated() {
                 let position = request.prompts[s].count + results[s].tokens.count - 1
-                segments.append(PassSegment(sequence: s, position: position, rowStart: i, rowCount: 1, endsInput: true))
+                segments.append(PassSegment(sequence: s, position: position, rowStart: i, rowCount: 1, endsInput: true,
+                                            keepsKeys: results[s].tokens.count + 1 < request.maxNewTokens))
             }
             let tokens = current.map { Int32(results[$0].tokens.last!) }
             let logits = try run.pass(tokens: tokens, segments: segments, step: step, logitRows: .inputEnds, head: head)
@@ -115,7 +117,8 @@ public struct Generator: Sendable {
         let vocabulary = model.config.vocabularySize
         let outputs = tokens.map { Tensor(zeros: [positions == .allPositions ? $0.count : 1, vocabulary]) }
         var filled = Array(repeating: 0, count: tokens.count)
-        try prefill(tokens, run: run, logits: positions == .allPositions ? .all : .inputEnds, head: model.weights.head) { logits, sequences in
+        try prefill(tokens, run: run, logits: positions == .allPositions ? .all : .inputEnds, head: model.weights.head,
+                    continues: false) { logits, sequences in
             logits.withUnsafeBufferPointer { values in
                 for (i, s) in sequences.enumerated() {
                     let target = outputs[s].floatPointer + filled[s] * vocabulary
@@ -129,9 +132,10 @@ public struct Generator: Sendable {
 
     /// Packs the prompts into passes of at most `maxRowsPerPass` rows (splitting long prompts into chunks
     /// that continue from the cache) and hands each pass's logits to `consume` with, per logit row, the
-    /// sequence it belongs to.
+    /// sequence it belongs to. Keys and values are cached where a later chunk, or a token when
+    /// `continues`, will attend to them.
     private func prefill(_ prompts: [[Int]], run: DecoderRun, logits: DecoderRun.LogitRows, head: Tensor,
-                         consume: ([Float], [Int]) -> Void) throws {
+                         continues: Bool, consume: ([Float], [Int]) -> Void) throws {
         var tokens: [Int32] = []
         var segments: [PassSegment] = []
         func flush() throws {
@@ -153,7 +157,8 @@ public struct Generator: Sendable {
                 let room = maxRowsPerPass - tokens.count
                 let n = min(room, prompt.count - start)
                 segments.append(PassSegment(sequence: s, position: start, rowStart: tokens.count, rowCount: n,
-                                            endsInput: start + n == prompt.count))
+                                            endsInput: start + n == prompt.count,
+                                            keepsKeys: start + n < prompt.count || continues))
                 tokens += prompt[start..<(start + n)].map { Int32($0) }
                 start += n
                 if tokens.count == maxRowsPerPass { try flush() }
