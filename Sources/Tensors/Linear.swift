@@ -218,11 +218,13 @@ public enum MatMul {
     /// Runs `body(part, n0, n1)` on slices of the output columns of one or more products laid end to
     /// end (columns `n0..<n1` of product `part`), across the cores. Slices are whole 32-column panels
     /// (the GEMM kernels' width), cut again at the products' boundaries. Compute-bound products (more
-    /// than 8 rows) get about eight slices per thread, handed out on demand, so a core that the OS takes
-    /// away for a while (a busy machine) delays only its current slice. Weight-streaming products (8 rows
-    /// or fewer: decode) get one contiguous slice per thread: every extra slice restarts the memory
-    /// streams, and decode measured 4.7 tok/s with one slice per thread against 3.7 with eight. Products
-    /// under about 10 µs of work (m·n·k < 2¹⁸) stay on one core, where threading costs more than it saves.
+    /// than 8 rows) are cut into slices that shrink with the work left (half of a thread's share of it,
+    /// down to two panels), handed out on demand: a core that the OS takes away for a while delays only
+    /// its current slice, and the cores finish within a small slice of each other. Weight-streaming
+    /// products (8 rows or fewer: decode) get one contiguous slice per thread: every extra slice
+    /// restarts the memory streams, and decode measured 4.7 tok/s with one slice per thread against 3.7
+    /// with eight. Products under about 10 µs of work (m·n·k < 2¹⁸) stay on one core, where threading
+    /// costs more than it saves.
     private static func splitColumns(parts: [Int], rows m: Int, depth k: Int, _ body: (Int, Int, Int) -> Void) {
         let panel = 32
         var firstPanel = [0]
@@ -230,9 +232,20 @@ public enum MatMul {
         let panels = firstPanel[parts.count]
         let threads = Parallel.threadCount
         let serial = threads <= 1 || m * parts.reduce(0, +) * max(k, 1) < 1 << 18 || panels <= 1
-        let slices = serial ? 1 : min(panels, m <= 8 ? threads : threads * 8)
+        var bounds = [0]
+        if serial {
+            bounds.append(panels)
+        } else if m <= 8 {
+            bounds += (1...min(panels, threads)).map { panels * $0 / min(panels, threads) }
+        } else {
+            while bounds[bounds.count - 1] < panels {
+                let left = panels - bounds[bounds.count - 1]
+                bounds.append(bounds[bounds.count - 1] + min(left, max(2, (left + 2 * threads - 1) / (2 * threads))))
+            }
+        }
+        let slices = bounds.count - 1
         func run(_ s: Int) {
-            let lo = panels * s / slices, hi = panels * (s + 1) / slices
+            let lo = bounds[s], hi = bounds[s + 1]
             for part in parts.indices where firstPanel[part] < hi && firstPanel[part + 1] > lo {
                 let n0 = (max(lo, firstPanel[part]) - firstPanel[part]) * panel
                 let n1 = min(parts[part], (min(hi, firstPanel[part + 1]) - firstPanel[part]) * panel)
