@@ -453,10 +453,14 @@ T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
     float panel[KC * NR] __attribute__((aligned(64)));
     /*
      * Small M (SAE encoding of a batch's generation rows): bandwidth-bound on b. Read it in place, in
-     * k blocks of 64 rows swept left to right, prefetching each row two panels ahead.
+     * k blocks of 24 rows swept left to right, prefetching each row two panels ahead. Fewer rows per
+     * block are fewer concurrent streams for the prefetchers: 16384 x 2304 at 8 rows on 2 Zen 4 threads
+     * streamed 21-24 GB/s against 17-18 with blocks of 64 rows (and 11-18 with blocks of 8, where
+     * the output tile's reloads take over). Up to four row groups share each block from L1: at 24 rows
+     * this path ran 124 GFLOP/s against 91 on the copying path below (122 against 118 at 48).
      */
-    if (M <= MR) {
-        const size_t kstream = 64;
+    if (M <= 4 * MR) {
+        const size_t kstream = 24;
         for (size_t kb = 0; kb < K; kb += kstream) {
             size_t kc = K - kb < kstream ? K - kb : kstream;
             for (size_t nb = n0; nb < n1; nb += NR) {
@@ -469,9 +473,13 @@ T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
                         _mm512_store_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, p + k * ldb));
                         _mm512_store_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, p + k * ldb + 16));
                     }
-                    micro_f32_rows(M, a + kb, lda, panel, NR, kc, c + nb, ldc, m0, m1, kb > 0);
+                    for (size_t mb = 0; mb < M; mb += MR)
+                        micro_f32_rows(M - mb < MR ? M - mb : MR, a + mb * lda + kb, lda, panel, NR, kc,
+                                       c + mb * ldc + nb, ldc, m0, m1, kb > 0);
                 } else {
-                    micro_f32_rows_streaming(M, a + kb, lda, p, ldb, kc, c + nb, ldc, m0, m1, kb > 0);
+                    for (size_t mb = 0; mb < M; mb += MR)
+                        micro_f32_rows_streaming(M - mb < MR ? M - mb : MR, a + mb * lda + kb, lda, p, ldb, kc,
+                                                 c + mb * ldc + nb, ldc, m0, m1, kb > 0);
                 }
             }
         }
