@@ -100,11 +100,14 @@ static inline void prefetch_tile(const float *c, size_t ldc, int rows) {
 
 /*
  * `ahead` > 0 (floats) prefetches that far to the right in each panel row as k advances: for panels
- * read in place from a [K, N] matrix in memory, whose rows hardware prefetchers cannot follow.
+ * read in place from a [K, N] matrix in memory, whose rows hardware prefetchers cannot follow. The row
+ * loops are unrolled by pragma: SwiftPM compiles C at -O2, where clang otherwise kept the accumulators
+ * in memory (36-50 against 84-115 GFLOP/s on one Zen 4 core, as fast as -O3 with the pragma).
  */
 T512I void micro_f32(const int rows, const int ahead, const float *a, size_t lda, const float *p, size_t ldp,
                      size_t kc, float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
     __m512 acc0[MR], acc1[MR];
+    _Pragma("unroll")
     for (int i = 0; i < rows; i++) { acc0[i] = _mm512_setzero_ps(); acc1[i] = _mm512_setzero_ps(); }
     if (accumulate) prefetch_tile(c, ldc, rows);
     for (size_t k = 0; k < kc; k++) {
@@ -114,12 +117,14 @@ T512I void micro_f32(const int rows, const int ahead, const float *a, size_t lda
             _mm_prefetch((const char *)(p + k * ldp + ahead), _MM_HINT_T0);
             _mm_prefetch((const char *)(p + k * ldp + ahead + 16), _MM_HINT_T0);
         }
+        _Pragma("unroll")
         for (int i = 0; i < rows; i++) {
             __m512 av = _mm512_set1_ps(a[(size_t)i * lda + k]);
             acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
             acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
         }
     }
+    _Pragma("unroll")
     for (int i = 0; i < rows; i++) {
         float *cr = c + (size_t)i * ldc;
         if (accumulate) {
