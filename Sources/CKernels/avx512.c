@@ -102,7 +102,7 @@ static inline void prefetch_tile(const float *c, size_t ldc, int rows) {
  * `ahead` > 0 (floats) prefetches that far to the right in each panel row as k advances: for panels
  * read in place from a [K, N] matrix in memory, whose rows hardware prefetchers cannot follow. The row
  * loops are unrolled by pragma: SwiftPM compiles C at -O2, where clang otherwise kept the accumulators
- * in memory (36-50 against 84-115 GFLOP/s on one Zen 4 core, as fast as -O3 with the pragma).
+ * in memory (34-50 against 84-115 GFLOP/s on one Zen 4 core, as fast as -O3 with the pragma).
  */
 T512I void micro_f32(const int rows, const int ahead, const float *a, size_t lda, const float *p, size_t ldp,
                      size_t kc, float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
