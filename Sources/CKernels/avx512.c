@@ -264,7 +264,8 @@ static inline size_t gemv_chunk(size_t K) { return balanced_chunk(K, (32768 / (G
  * width) then takes two chunks, not three: one reduction fewer per output, 209-213 GFLOP/s against
  * 205-210 with 1024-k chunks on one Zen 4 core at M = 512; K = 9216 was unchanged.
  */
-static inline size_t dot_chunk(size_t K) { return balanced_chunk(K, 1152); }
+enum { DOT_CHUNK_MAX = 1152 };
+static inline size_t dot_chunk(size_t K) { return balanced_chunk(K, DOT_CHUNK_MAX); }
 
 T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
@@ -615,7 +616,7 @@ TBF16 static void dot_tile_bf16(size_t rows, size_t nw, const uint16_t *x, size_
 }
 
 /* Elements per row of the bf16 GEMM's weight block: the largest chunk and one spare cache line. */
-enum { DOT_BLOCK_STRIDE = 1152 + 32 };
+enum { DOT_BLOCK_STRIDE = DOT_CHUNK_MAX + 32 };
 
 /*
  * Whether DOT_NW weight rows `stride` bytes apart, `span` bytes each, crowd L1 (64 sets of 8 ways):

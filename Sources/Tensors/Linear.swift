@@ -236,7 +236,8 @@ public enum MatMul {
         if serial {
             bounds.append(panels)
         } else if m <= 8 {
-            bounds += (1...min(panels, threads)).map { panels * $0 / min(panels, threads) }
+            let slices = min(panels, threads)
+            bounds += (1...slices).map { panels * $0 / slices }
         } else {
             while bounds[bounds.count - 1] < panels {
                 let left = panels - bounds[bounds.count - 1]
