@@ -1,5 +1,5 @@
 /*
- * AVX-512 kernels (f32 FMA; vdpbf16ps for bf16 activations). Compiled with per-function target
+ * AVX-512 f32 FMA kernels (vdpbf16ps products are in avx512bf16.c). Compiled with per-function target
  * attributes so the library still runs on CPUs without AVX-512: dispatch.c only calls in here after
  * cpu.c has seen the instructions work.
  *
@@ -22,8 +22,6 @@
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 #define T512I T512 static inline __attribute__((always_inline))
-#define TBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx512bf16")))
-#define TBF16I TBF16 static inline __attribute__((always_inline))
 
 enum {
     NR = 32,            /* panel width: two zmm vectors of f32 */
@@ -245,7 +243,7 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
 /*
  * K chunk of the f32-activation kernels, at most 1024: the activation rows' chunk (up to GEMV_MAX_ROWS x
  * chunk x 4 bytes) stays in L1 (32 KB of it) while every weight tile of the slice passes. Chunks
- * are balanced and a multiple of 32 (two 16-wide steps, one bf16 pair step). The chunk depends on K
+ * are balanced and a multiple of 32 (two 16-wide steps, one bf16 pair). The chunk depends on K
  * only, so a row's result is the same whether 1 or many rows are multiplied together (a sequence
  * decodes to the same logits alone or in a batch).
  */
@@ -256,16 +254,6 @@ static inline size_t balanced_chunk(size_t K, size_t limit) {
 }
 
 static inline size_t gemv_chunk(size_t K) { return balanced_chunk(K, (32768 / (GEMV_MAX_ROWS * 4)) & ~(size_t)31); }
-
-/*
- * The bf16-activation kernels' chunk (their GEMV and GEMM share it, as above): activations take half
- * the bytes, so up to 1152 k fit beside a DOT_NW-row weight block (18 KB) in L1; a 2048-k chunk filled
- * L1 and ran the K = 9216 product at 75 % of the vdpbf16ps peak (Zen 4). K = 2304 (Gemma-2's
- * width) then takes two chunks, not three: one reduction fewer per output, 209-213 GFLOP/s against
- * 205-210 with 1024-k chunks on one Zen 4 core at M = 512; K = 9216 was unchanged.
- */
-enum { DOT_CHUNK_MAX = 1152 };
-static inline size_t dot_chunk(size_t K) { return balanced_chunk(K, DOT_CHUNK_MAX); }
 
 T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {
@@ -509,170 +497,6 @@ T512 void ck_avx512_gemm_f32(CK_GEMM_ARGS) {
             for (size_t mb = 0; mb < M; mb += MR) {
                 size_t rows = M - mb < MR ? M - mb : MR;
                 micro_f32_rows(rows, a + mb * lda + kb, lda, panel, NR, kc, c + mb * ldc + nb, ldc, m0, m1, kb > 0);
-            }
-        }
-    }
-}
-
-/* ---------- bf16 activations x bf16 weights on vdpbf16ps ---------- */
-
-/*
- * x rows against NW weight rows, 32 k at a time; both operands straight from memory. The loops over
- * rows and weight rows are unrolled by pragma: without it clang kept the 24 accumulators of the 8-row
- * tile in memory (45 against 184 GFLOP/s on one Zen 4 core).
- */
-TBF16I void gemv_tile_bf16(const int rows, const int NW, const uint16_t *x, size_t ldx, const uint16_t *wrow,
-                           size_t ldw, size_t K, float *y, size_t ldy, int accumulate) {
-    __m512 acc[GEMV_MAX_ROWS * 8];
-    _Pragma("unroll")
-    for (int a = 0; a < rows * NW; a++) acc[a] = _mm512_setzero_ps();
-    size_t k = 0;
-    for (; k + 32 <= K; k += 32) {
-        __m512bh wv[8];
-        _Pragma("unroll")
-        for (int j = 0; j < NW; j++) {
-            if (NW > 1) _mm_prefetch((const char *)(wrow + (size_t)(NW + j) * ldw + k), _MM_HINT_T0);
-            wv[j] = (__m512bh)_mm512_loadu_si512(wrow + (size_t)j * ldw + k);
-        }
-        _Pragma("unroll")
-        for (int i = 0; i < rows; i++) {
-            __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)i * ldx + k);
-            _Pragma("unroll")
-            for (int j = 0; j < NW; j++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv, wv[j]);
-        }
-    }
-    if (k < K) {
-        __mmask32 m = (__mmask32)((1ull << (K - k)) - 1u);
-        __m512bh wv[8];
-        _Pragma("unroll")
-        for (int j = 0; j < NW; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(m, wrow + (size_t)j * ldw + k);
-        _Pragma("unroll")
-        for (int i = 0; i < rows; i++) {
-            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)i * ldx + k);
-            _Pragma("unroll")
-            for (int j = 0; j < NW; j++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv, wv[j]);
-        }
-    }
-    store_sums(rows, NW, acc, y, ldy, accumulate);
-}
-
-TBF16I void gemv_rows_bf16(const int rows, const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, float *y,
-                           size_t ldy, size_t K, size_t n0, size_t n1) {
-    const int nw = GEMV_NW(rows);
-    const size_t chunk = dot_chunk(K);
-    /*
-     * Each tile's weight rows are read whole (all chunks in turn), as long sequential streams; the
-     * activation rows (at most 8 x K bf16) stay in L1 or L2. Against chunk-outer order on the
-     * 256000 x 2304 product (Zen 4, 2 threads): 22 against 13 GB/s at 8 rows, 26 against 16 at 4.
-     */
-    for (size_t n = n0; n < n1;) {
-        int whole = n + (size_t)nw <= n1;
-        for (size_t kb = 0; kb < K; kb += chunk) {
-            size_t kc = K - kb < chunk ? K - kb : chunk;
-            /* Two calls, not one with a variable width: each must unroll to registers. */
-            if (whole) gemv_tile_bf16(rows, nw, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
-            else gemv_tile_bf16(rows, 1, x + kb, ldx, w + n * ldw + kb, ldw, kc, y + n, ldy, kb > 0);
-        }
-        n += whole ? (size_t)nw : 1;
-    }
-}
-
-/* dot_micro for bf16 activations: gemv_tile_bf16's order, on bf16 weights as they are (no widening). */
-TBF16I void dot_micro_bf16(const int rows, const int NW, const uint16_t *x, size_t ldx, const uint16_t *wrow,
-                           size_t ldw, size_t kc, float *y, size_t ldy, int accumulate) {
-    __m512 acc[DOT_MR * DOT_NW];
-    for (int a = 0; a < rows * NW; a++) acc[a] = _mm512_setzero_ps();
-    size_t k = 0;
-    for (; k + 32 <= kc; k += 32) {
-        __m512bh xv[DOT_MR];
-        for (int i = 0; i < rows; i++) xv[i] = (__m512bh)_mm512_loadu_si512(x + (size_t)i * ldx + k);
-        for (int j = 0; j < NW; j++) {
-            __m512bh wv = (__m512bh)_mm512_loadu_si512(wrow + (size_t)j * ldw + k);
-            for (int i = 0; i < rows; i++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv[i], wv);
-        }
-    }
-    if (k < kc) {
-        __mmask32 m = (__mmask32)((1ull << (kc - k)) - 1u);
-        __m512bh xv[DOT_MR];
-        for (int i = 0; i < rows; i++) xv[i] = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)i * ldx + k);
-        for (int j = 0; j < NW; j++) {
-            __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, wrow + (size_t)j * ldw + k);
-            for (int i = 0; i < rows; i++) acc[i * NW + j] = _mm512_dpbf16_ps(acc[i * NW + j], xv[i], wv);
-        }
-    }
-    store_row_pairs(rows, NW, acc, y, ldy, accumulate);
-}
-
-TBF16 static void dot_tile_bf16(size_t rows, size_t nw, const uint16_t *x, size_t ldx, const uint16_t *wrow,
-                                size_t ldw, size_t kc, float *y, size_t ldy, int accumulate) {
-    switch (rows * 16 + nw) {
-#define CASE(r, n) case r * 16 + n: dot_micro_bf16(r, n, x, ldx, wrow, ldw, kc, y, ldy, accumulate); break;
-#define ROW(r) CASE(r, 1) CASE(r, 2) CASE(r, 3) CASE(r, 4) CASE(r, 5) CASE(r, 6) CASE(r, 7) CASE(r, 8)
-    ROW(1) ROW(2) ROW(3)
-#undef ROW
-#undef CASE
-    default: break;
-    }
-}
-
-/* Elements per row of the bf16 GEMM's weight block: the largest chunk and one spare cache line. */
-enum { DOT_BLOCK_STRIDE = DOT_CHUNK_MAX + 32 };
-
-/*
- * Whether DOT_NW weight rows `stride` bytes apart, `span` bytes each, crowd L1 (64 sets of 8 ways):
- * more than 6 of them in a quarter of the sets or more, which leaves the activation rows no room.
- * Strides that are multiples of 4 KB put every row in the same sets (K = 2048, 4096, 14336: Gemma-2's
- * output projection, every Llama-3 and Qwen3 product); read in place, Gemma-2-2B's 2304 x 2048
- * product ran at 147 against 204 GFLOP/s from a copy, one Zen 4 core. Where rows do not crowd, the
- * copy costs 3-5 % (9216 x 2304: 201 against 210).
- */
-static int rows_crowd_l1(size_t stride, size_t span) {
-    unsigned char count[64] = {0};
-    size_t lines = (span + 63) / 64 < 64 ? (span + 63) / 64 : 64;
-    for (size_t r = 0; r < DOT_NW; r++)
-        for (size_t l = 0; l < lines; l++) count[(r * stride / 64 + l) % 64]++;
-    int crowded = 0;
-    for (int set = 0; set < 64; set++) crowded += count[set] > 6;
-    return crowded >= 16;
-}
-
-TBF16 void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B) {
-    if (K == 0) { zero_columns(y, ldy, M, n0, n1); return; }
-    if (M <= GEMV_MAX_ROWS) {
-        switch (M) {
-#define CASE(r) case r: gemv_rows_bf16(r, x, ldx, w, ldw, y, ldy, K, n0, n1); break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-#undef CASE
-        default: break;
-        }
-        return;
-    }
-    /*
-     * DOT_NW weight rows of a chunk stay in L1 while the activation rows pass: read in place, or from a
-     * copy where in place they would evict one another (see rows_crowd_l1).
-     */
-    const size_t chunk = dot_chunk(K);
-    uint16_t block[DOT_NW * DOT_BLOCK_STRIDE] __attribute__((aligned(64)));
-    for (size_t kb = 0; kb < K; kb += chunk) {
-        size_t kc = K - kb < chunk ? K - kb : chunk;
-        const int copy = rows_crowd_l1(ldw * 2, kc * 2);
-        const size_t ldb = copy ? ((kc + 31) & ~(size_t)31) + 32 : ldw;
-        for (size_t mo = 0; mo < M; mo += DOT_MO) {
-            size_t mend = M - mo < DOT_MO ? M : mo + DOT_MO;
-            for (size_t nb = n0; nb < n1; nb += DOT_NW) {
-                size_t nw = n1 - nb < DOT_NW ? n1 - nb : DOT_NW;
-                next_block next = next_block_start(w, ldw, 2, nb, n1, kb, kc, (mend - mo + DOT_MR - 1) / DOT_MR);
-                const uint16_t *wrow = w + nb * ldw + kb;
-                if (copy) {
-                    for (size_t j = 0; j < nw; j++) memcpy(block + j * ldb, wrow + j * ldw, kc * 2);
-                    wrow = block;
-                }
-                for (size_t mb = mo; mb < mend; mb += DOT_MR) {
-                    size_t rows = mend - mb < DOT_MR ? mend - mb : DOT_MR;
-                    next_block_fetch(&next);
-                    dot_tile_bf16(rows, nw, x + mb * ldx + kb, ldx, wrow, ldb, kc, y + mb * ldy + nb,
-                                  ldy, kb > 0);
-                }
             }
         }
     }

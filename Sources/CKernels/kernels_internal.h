@@ -13,7 +13,7 @@ int ck_active_level(void);
 
 #define CK_LINEAR_ARGS_F(wtype) const float *x, size_t ldx, const wtype *w, size_t ldw, \
     float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1
-#define CK_LINEAR_ARGS_B const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw, \
+#define CK_LINEAR_ARGS_PACKED const uint16_t *x, size_t ldx, const uint16_t *wp, \
     float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1
 #define CK_GEMM_ARGS const float *a, size_t lda, const float *b, size_t ldb, \
     float *c, size_t ldc, size_t M, size_t K, size_t n0, size_t n1
@@ -21,7 +21,6 @@ int ck_active_level(void);
 void ck_portable_linear_f32w(CK_LINEAR_ARGS_F(float));
 void ck_portable_linear_bf16w(CK_LINEAR_ARGS_F(uint16_t));
 void ck_portable_linear_f16w(CK_LINEAR_ARGS_F(uint16_t));
-void ck_portable_linear_bf16x_bf16w(CK_LINEAR_ARGS_B);
 void ck_portable_gemm_f32(CK_GEMM_ARGS);
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -36,7 +35,7 @@ void ck_avx512_linear_bf16w(CK_LINEAR_ARGS_F(uint16_t));
 void ck_avx512_linear_f16w(CK_LINEAR_ARGS_F(uint16_t));
 void ck_avx512_gemm_f32(CK_GEMM_ARGS);
 
-void ck_avx512bf16_linear_bf16x_bf16w(CK_LINEAR_ARGS_B);
+void ck_avx512bf16_linear_bf16x_packed(CK_LINEAR_ARGS_PACKED);
 
 void ck_avx512_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 void ck_avx512_f32_to_bf16(const float *src, uint16_t *dst, size_t n);

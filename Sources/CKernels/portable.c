@@ -51,7 +51,6 @@ static inline float widen_f16(uint16_t h) {
 PORTABLE_LINEAR(ck_portable_linear_f32w, float, float, AS_IS, AS_IS)
 PORTABLE_LINEAR(ck_portable_linear_bf16w, float, uint16_t, AS_IS, widen_bf16)
 PORTABLE_LINEAR(ck_portable_linear_f16w, float, uint16_t, AS_IS, widen_f16)
-PORTABLE_LINEAR(ck_portable_linear_bf16x_bf16w, uint16_t, uint16_t, widen_bf16, widen_bf16)
 
 void ck_portable_gemm_f32(const float *a, size_t lda, const float *b, size_t ldb,
                           float *c, size_t ldc, size_t M, size_t K, size_t n0, size_t n1) {

@@ -94,36 +94,44 @@ public enum MatMul {
         }
         let rounded = roundedToBF16(x, ldx: k, rows: m, depth: k)
         defer { rounded.deallocate() }
-        let bases = weights.map { UnsafeRawPointer($0.rawPointer).assumingMemoryBound(to: UInt16.self) }
+        let packed = weights.map(\.packedBF16Pairs)
         splitColumns(parts: weights.map { $0.shape[0] }, rows: m, depth: k) { part, n0, n1 in
             let n = weights[part].shape[0]
-            ck_linear_bf16x_bf16w(rounded, k, bases[part], k, outputs[part], n, m, k, n0, n1)
+            ck_linear_bf16x_packed(rounded, pairStride(k), packed[part], outputs[part], n, m, k, n0, n1)
         }
     }
 
-    /// `x` rounded to bf16, `[rows, depth]` packed; the caller deallocates. Rows are spread over the
-    /// cores when there are enough of them to pay for it.
+    /// `x` rounded to bf16, `[rows, depth]` with rows `pairStride(depth)` apart (whole k pairs, the last
+    /// one zero-padded when `depth` is odd, as the bf16 dot-product kernel reads them); the caller
+    /// deallocates. Rows are spread over the cores when there are enough of them to pay for it.
     private static func roundedToBF16(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, depth k: Int) -> UnsafeMutablePointer<UInt16> {
-        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m * k))
+        let stride = pairStride(k)
+        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m * stride))
         Parallel.forEachChunk(m, grain: max(1, (1 << 16) / max(k, 1))) { range in
-            for r in range { ck_f32_to_bf16(x + r * ldx, rounded + r * k, k) }
+            for r in range {
+                ck_f32_to_bf16(x + r * ldx, rounded + r * stride, k)
+                if stride > k { rounded[r * stride + k] = 0 }
+            }
         }
         return rounded
     }
 
-    /// The `.fast` product: activations rounded to bf16 once, then bf16 dot products where the CPU has
-    /// them, else the exact kernel on the rounded activations (the same products, in f32).
+    private static func pairStride(_ k: Int) -> Int { (k + 1) & ~1 }
+
+    /// The `.fast` product: activations rounded to bf16 once, then bf16 dot products on the packed weight
+    /// where the CPU has them, else the exact kernel on the rounded activations (the same products, in
+    /// f32).
     private static func linearRoundingActivations(
         _ x: UnsafePointer<Float>, ldx: Int, rows m: Int, weight w: Tensor, columns: Range<Int>,
         into y: UnsafeMutablePointer<Float>, ldy: Int
     ) {
         let k = w.shape[1]
-        let weights = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self)
         if ck_has_bf16_dot() != 0 {
+            let packed = w.packedBF16Pairs
             let rounded = roundedToBF16(x, ldx: ldx, rows: m, depth: k)
             defer { rounded.deallocate() }
             splitColumns(columns, rows: m, depth: k) { n0, n1 in
-                ck_linear_bf16x_bf16w(rounded, k, weights, k, y, ldy, m, k, n0, n1)
+                ck_linear_bf16x_packed(rounded, pairStride(k), packed, y, ldy, m, k, n0, n1)
             }
         } else {
             let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m * k))
@@ -276,4 +284,26 @@ public enum MatMul {
 
     /// Whether `.fast` bf16 products run on bf16 dot-product instructions on the path in use.
     public static var hasBF16DotProduct: Bool { ck_has_bf16_dot() != 0 }
+}
+
+extension Tensor {
+    /// This bf16 `[N, K]` weight in the layout of the bf16 dot-product kernel (`ck_pack_bf16_pairs`: 16
+    /// columns by k pairs), packed on its first `.fast` product and kept with the storage. The packed
+    /// copy is the same size as the weight; a weight mapped from a file hands its own pages back to the
+    /// OS once packed, so a model still takes its size in memory once (the pages are read again from the
+    /// file where something else, such as a tied embedding's lookups, reads the weight).
+    var packedBF16Pairs: UnsafePointer<UInt16> {
+        precondition(dtype == .bf16 && rank == 2, "only bf16 matrices are packed, got \(dtype) \(shape)")
+        let n = shape[0], k = shape[1]
+        let count = ck_bf16_packed_count(n, k)
+        let copy = storage.derivedCopy(key: byteOffset, byteCount: count * 2) { bytes in
+            let source = UnsafeRawPointer(rawPointer).assumingMemoryBound(to: UInt16.self)
+            let packed = bytes.assumingMemoryBound(to: UInt16.self)
+            Parallel.forEachChunk((n + 15) / 16, grain: 16) { groups in
+                ck_pack_bf16_pairs(source, k, n, k, groups.lowerBound, groups.upperBound, packed)
+            }
+            storage.releasePages(offset: byteOffset, count: byteCount)
+        }
+        return copy.assumingMemoryBound(to: UInt16.self)
+    }
 }

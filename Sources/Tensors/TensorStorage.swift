@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 /// A contiguous block of bytes that a tensor views: either allocated here (and freed with the storage)
 /// or borrowed from an owner that keeps it alive, such as a memory-mapped file.
@@ -11,6 +12,11 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     private let owner: AnyObject?
     private let ownsBytes: Bool
+    /// Whether `bytes` is a read-only mapping of a file, whose pages the OS can drop and read again.
+    private let mapsFile: Bool
+    /// Copies of parts of these bytes in another layout (see `derivedCopy`), by key; guarded by `lock`.
+    private var derived: [Int: UnsafeMutableRawPointer] = [:]
+    private let lock = NSLock()
 
     /// Allocates `byteCount` zeroed bytes, 64-byte aligned for the SIMD kernels.
     public init(zeroedByteCount byteCount: Int) {
@@ -20,17 +26,48 @@ public final class TensorStorage: @unchecked Sendable {
         self.byteCount = byteCount
         self.owner = nil
         self.ownsBytes = true
+        self.mapsFile = false
     }
 
-    /// Views bytes that `owner` keeps alive (for example a mapped file).
-    public init(borrowing bytes: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+    /// Views bytes that `owner` keeps alive. `mapsFile`: they are a read-only mapping of a file, so
+    /// `releasePages` may hand their pages back to the OS.
+    public init(borrowing bytes: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject, mapsFile: Bool = false) {
         self.bytes = bytes
         self.byteCount = byteCount
         self.owner = owner
         self.ownsBytes = false
+        self.mapsFile = mapsFile
     }
 
     deinit {
         if ownsBytes { bytes.deallocate() }
+        for copy in derived.values { copy.deallocate() }
+    }
+
+    /// A copy of some of these bytes in another layout (for example a bf16 weight packed for the
+    /// dot-product kernel), made by `fill` into `byteCount` fresh 64-byte aligned bytes the first time
+    /// `key` is asked for, then kept and freed with the storage. Callers choose keys that name the part
+    /// and the layout. Concurrent callers wait for one `fill`.
+    public func derivedCopy(key: Int, byteCount: Int, fill: (UnsafeMutableRawPointer) -> Void) -> UnsafeRawPointer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let copy = derived[key] { return UnsafeRawPointer(copy) }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        fill(copy)
+        derived[key] = copy
+        return UnsafeRawPointer(copy)
+    }
+
+    /// Lets the OS drop the pages wholly inside `offset..<offset + count` from memory, for bytes that
+    /// now live on in a derived copy: a mapped file's pages are read again from the file if anything
+    /// touches them later. Does nothing for memory that is not a file mapping (there, dropping a page
+    /// would lose it).
+    public func releasePages(offset: Int, count: Int) {
+        guard mapsFile, count > 0 else { return }
+        let page = Int(getpagesize())
+        let start = Int(bitPattern: bytes + offset), end = start + count
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, MADV_DONTNEED)
     }
 }

@@ -36,6 +36,9 @@ public final class MappedFile: @unchecked Sendable {
         self.bytes = mapped
     }
 
+    /// Whether `bytes` is the mapping itself (an empty file has a one-byte placeholder instead).
+    public var isMapping: Bool { size > 0 }
+
     deinit {
         if size == 0 { bytes.deallocate() } else { munmap(bytes, size) }
     }

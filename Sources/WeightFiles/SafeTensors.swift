@@ -146,7 +146,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw WeightFileError.unsupportedDType(path: path, tensor: name, dtype: info.dtype, supported: DType.allCases.map(\.rawValue))
         }
         let storage = TensorStorage(
-            borrowing: file.bytes + dataStart + info.dataRange.lowerBound, byteCount: info.dataRange.count, owner: file)
+            borrowing: file.bytes + dataStart + info.dataRange.lowerBound, byteCount: info.dataRange.count, owner: file,
+            mapsFile: file.isMapping)
         return Tensor(shape: info.shape, dtype: dtype, storage: storage)
     }
 

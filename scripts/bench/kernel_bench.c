@@ -45,13 +45,13 @@ static const char *op_names[] = {"bf16w-exact", "bf16w-fast", "f32w", "gemm-f32"
 
 typedef struct {
     int op; size_t M, N, K, n0, n1;
-    const float *xf; const uint16_t *xb; const uint16_t *wb; const float *wf; float *y;
+    const float *xf; const uint16_t *xb; const uint16_t *wb; const uint16_t *wp; const float *wf; float *y;
 } job_t;
 
 static void run_slice(job_t *j) {
     switch (j->op) {
     case OP_EXACT: ck_linear_bf16w(j->xf, j->K, j->wb, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
-    case OP_FAST: ck_linear_bf16x_bf16w(j->xb, j->K, j->wb, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
+    case OP_FAST: ck_linear_bf16x_packed(j->xb, j->K, j->wp, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
     case OP_F32W: ck_linear_f32w(j->xf, j->K, j->wf, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
     case OP_GEMM: ck_gemm_f32(j->xf, j->K, j->wf, j->N, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
     default: break;
@@ -186,10 +186,16 @@ int main(int argc, char **argv) {
             }
             free(tmp);
         }
+        uint16_t *wp = NULL;
+        for (int o = 0; o < nops; o++) if (ops[o] == OP_FAST && !wp) {
+            size_t bytes = (ck_bf16_packed_count(N, K) * 2 + 63) & ~(size_t)63;
+            wp = aligned_alloc(64, bytes);
+            ck_pack_bf16_pairs(wb, K, N, K, 0, (N + 15) / 16, wp);
+        }
         for (int o = 0; o < nops; o++) {
             for (int i = 0; i < nm; i++) {
                 size_t M = ms[i];
-                job_t j = {ops[o], M, N, K, 0, N, xf, xb, wb, wf, y};
+                job_t j = {ops[o], M, N, K, 0, N, xf, xb, wb, wp, wf, y};
                 double flops = 2.0 * (double)M * (double)N * (double)K;
                 int reps = flops > 2e10 ? 3 : flops > 1e9 ? 6 : 20;
                 run(j);
@@ -210,7 +216,7 @@ int main(int argc, char **argv) {
                 fflush(stdout);
             }
         }
-        free(wb); free(wf); free(xf); free(y); free(xb);
+        free(wb); free(wp); free(wf); free(xf); free(y); free(xb);
     }
     return 0;
 }

@@ -38,12 +38,23 @@ void ck_linear_f16w(const float *x, size_t ldx, const uint16_t *w, size_t ldw,
                     float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
 
 /*
- * The same product with bf16 activations (x already rounded, see ck_f32_to_bf16): what a bf16 model
- * computes in PyTorch. Uses vdpbf16ps where the CPU has it; elsewhere widens both sides to f32, which
- * gives the same products (bf16 x bf16 is exact in f32) with a different summation order.
+ * The same product with bf16 activations (x already rounded, see ck_f32_to_bf16) on vdpbf16ps: what a
+ * bf16 model computes in PyTorch. The weight must first be packed by ck_pack_bf16_pairs; each output is
+ * one f32 chain of vdpbf16ps steps over the k pairs in order, so a row's result never depends on the
+ * other rows. x rows hold whole pairs: when K is odd, x[m, K] must be 0 (ldx >= K + 1). Runs only on
+ * the "avx512bf16" path (ck_has_bf16_dot() == 1); elsewhere it writes nothing and returns -1.
  */
-void ck_linear_bf16x_bf16w(const uint16_t *x, size_t ldx, const uint16_t *w, size_t ldw,
+int ck_linear_bf16x_packed(const uint16_t *x, size_t ldx, const uint16_t *packed,
                            float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
+
+/*
+ * The packed layout: columns in groups of 16 and k in pairs, group g's pair p at
+ * packed[(g * ceil(K / 2) + p) * 32 + 2 * lane + {0, 1}] = w[16 g + lane, 2 p + {0, 1}], zero past N or K.
+ * ck_bf16_packed_count is its size in elements; ck_pack_bf16_pairs fills groups [g0, g1) (callers
+ * spread groups over threads). `packed` must be 64-byte aligned.
+ */
+size_t ck_bf16_packed_count(size_t N, size_t K);
+void ck_pack_bf16_pairs(const uint16_t *w, size_t ldw, size_t N, size_t K, size_t g0, size_t g1, uint16_t *packed);
 
 /* c[m, n] = sum_k a[m, k] * b[k, n] for m in [0, M), n in [n0, n1); all f32, row-major. */
 void ck_gemm_f32(const float *a, size_t lda, const float *b, size_t ldb,
@@ -52,7 +63,7 @@ void ck_gemm_f32(const float *a, size_t lda, const float *b, size_t ldb,
 /*
  * Which SIMD path the kernels above take: "avx512bf16", "avx512f", "avx2" or "portable". At start-up
  * it is the best path the CPU runs, except that "avx512bf16" (AVX-512 plus vdpbf16ps for
- * ck_linear_bf16x_bf16w) is taken only where vdpbf16ps outruns f32 FMA; CORRSTEER_KERNEL=<path>
+ * ck_linear_bf16x_packed) is taken only where vdpbf16ps outruns f32 FMA; CORRSTEER_KERNEL=<path>
  * chooses any path the CPU runs instead.
  */
 const char *ck_kernel_path(void);
@@ -60,7 +71,7 @@ const char *ck_kernel_path(void);
 const char *ck_detected_kernel_path(void);
 /* Switches to the named path; returns 0, or -1 if the name is unknown or beyond this CPU. */
 int ck_use_kernel_path(const char *name);
-/* 1 when ck_linear_bf16x_bf16w runs on bf16 dot-product instructions on the path in use. */
+/* 1 when ck_linear_bf16x_packed runs (on bf16 dot-product instructions) on the path in use. */
 int ck_has_bf16_dot(void);
 
 /*
