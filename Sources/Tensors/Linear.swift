@@ -264,6 +264,10 @@ public enum MatMul {
         if slices == 1 { run(0) } else { Parallel.run(slices, run) }
     }
 
+    /// Raised whenever a kernel's speed changes, so that `auto` precision timings cached by an older
+    /// kernel on the same CPU and version are measured again (2: bf16 products on packed weights).
+    public static let kernelRevision = 2
+
     /// Which SIMD path the kernels use: "avx512bf16", "avx512f", "avx2" or "portable".
     public static var kernelPath: String { String(cString: ck_kernel_path()) }
 

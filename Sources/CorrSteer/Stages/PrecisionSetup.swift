@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 
 /// `--precision` for this process: `PrecisionSelector` decides, and `auto`'s product timings are kept
-/// in the user's cache folder per CPU model, kernel path, thread count and corrsteer version, so the
+/// in the user's cache folder per CPU model, kernel path and revision, thread count and corrsteer version, so the
 /// measurement runs once per machine rather than once per command.
 public enum PrecisionSetup {
     /// `$XDG_CACHE_HOME/corrsteer`, else `~/.cache/corrsteer`.
@@ -26,8 +26,8 @@ public enum PrecisionSetup {
         _ choice: PrecisionChoice, cacheDirectory: URL?, bf16DotProduct: Bool = MatMul.hasBF16DotProduct,
         measure: () -> ProductTimings = PrecisionSelector.measure
     ) -> PrecisionDecision {
-        let key = CacheKey(cpu: cpuModel, kernelPath: MatMul.kernelPath, threads: Parallel.threadCount,
-                           toolVersion: RunManifest.toolVersion)
+        let key = CacheKey(cpu: cpuModel, kernelPath: MatMul.kernelPath, kernelRevision: MatMul.kernelRevision,
+                           threads: Parallel.threadCount, toolVersion: RunManifest.toolVersion)
         let file = cacheDirectory?.appendingPathComponent("precision-\(Fingerprint.fnv1a64(Array(key.text.utf8))).json")
         return PrecisionSelector.decide(choice, cachedTimings: {
             file.flatMap { read($0, key: key) }
@@ -52,8 +52,8 @@ public enum PrecisionSetup {
     }
 
     struct CacheKey {
-        var cpu: String, kernelPath: String, threads: Int, toolVersion: String
-        var text: String { "\(cpu)|\(kernelPath)|\(threads)|\(toolVersion)" }
+        var cpu: String, kernelPath: String, kernelRevision: Int, threads: Int, toolVersion: String
+        var text: String { "\(cpu)|\(kernelPath) r\(kernelRevision)|\(threads)|\(toolVersion)" }
     }
 
     struct CacheEntry: Codable {
