@@ -15,7 +15,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Whether `bytes` is a read-only mapping of a file, whose pages the OS can drop and read again.
     private let mapsFile: Bool
     /// Copies of parts of these bytes in another layout (see `derivedCopy`), by key; guarded by `lock`.
-    private var derived: [Int: UnsafeMutableRawPointer] = [:]
+    private var derived: [Int: DerivedBytes] = [:]
     private let lock = NSLock()
 
     /// Allocates `byteCount` zeroed bytes, 64-byte aligned for the SIMD kernels.
@@ -41,7 +41,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     deinit {
         if ownsBytes { bytes.deallocate() }
-        for copy in derived.values { copy.deallocate() }
+        for copy in derived.values { copy.free() }
     }
 
     /// A copy of some of these bytes in another layout (for example a bf16 weight packed for the
@@ -51,11 +51,11 @@ public final class TensorStorage: @unchecked Sendable {
     public func derivedCopy(key: Int, byteCount: Int, fill: (UnsafeMutableRawPointer) -> Void) -> UnsafeRawPointer {
         lock.lock()
         defer { lock.unlock() }
-        if let copy = derived[key] { return UnsafeRawPointer(copy) }
-        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-        fill(copy)
+        if let copy = derived[key] { return UnsafeRawPointer(copy.pointer) }
+        let copy = DerivedBytes(byteCount: byteCount)
+        fill(copy.pointer)
         derived[key] = copy
-        return UnsafeRawPointer(copy)
+        return UnsafeRawPointer(copy.pointer)
     }
 
     /// Lets the OS drop the pages wholly inside `offset..<offset + count` from memory, for bytes that
@@ -69,5 +69,44 @@ public final class TensorStorage: @unchecked Sendable {
         let first = (start + page - 1) / page * page, last = end / page * page
         guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
         _ = madvise(pointer, last - first, MADV_DONTNEED)
+    }
+}
+
+/// The memory of a derived copy. Copies of a megabyte or more (packed weights) are streamed whole by
+/// every product, so on Linux they live on 2 MB pages where the kernel grants them: a page walk per 2 MB
+/// instead of per 4 KB of weights streamed.
+private struct DerivedBytes {
+    let pointer: UnsafeMutableRawPointer
+    /// The length of the anonymous mapping `pointer` starts, or 0 when it came from `allocate`.
+    private let mappedLength: Int
+
+    init(byteCount: Int) {
+        #if os(Linux)
+        let hugePage = 2 << 20
+        if byteCount >= 1 << 20 {
+            let length = (byteCount + hugePage - 1) / hugePage * hugePage
+            // Over-map by a huge page so the copy can start on a 2 MB boundary, then unmap the ends.
+            if let raw = mmap(nil, length + hugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+               raw != MAP_FAILED {
+                let start = (Int(bitPattern: raw) + hugePage - 1) / hugePage * hugePage
+                let head = start - Int(bitPattern: raw)
+                if head > 0 { munmap(raw, head) }
+                let tail = hugePage - head
+                if tail > 0, let end = UnsafeMutableRawPointer(bitPattern: start + length) { munmap(end, tail) }
+                if let aligned = UnsafeMutableRawPointer(bitPattern: start) {
+                    _ = madvise(aligned, length, MADV_HUGEPAGE)
+                    pointer = aligned
+                    mappedLength = length
+                    return
+                }
+            }
+        }
+        #endif
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        mappedLength = 0
+    }
+
+    func free() {
+        if mappedLength > 0 { munmap(pointer, mappedLength) } else { pointer.deallocate() }
     }
 }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <time.h>
 #ifdef WITH_OPENBLAS
@@ -189,7 +190,12 @@ int main(int argc, char **argv) {
         uint16_t *wp = NULL;
         for (int o = 0; o < nops; o++) if (ops[o] == OP_FAST && !wp) {
             size_t bytes = (ck_bf16_packed_count(N, K) * 2 + 63) & ~(size_t)63;
-            wp = aligned_alloc(64, bytes);
+            /* On 2 MB pages where the kernel grants them, as TensorStorage's derived copies. */
+            bytes = (bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+            wp = aligned_alloc(2u << 20, bytes);
+#ifdef MADV_HUGEPAGE
+            madvise(wp, bytes, MADV_HUGEPAGE);
+#endif
             ck_pack_bf16_pairs(wb, K, N, K, 0, (N + 15) / 16, wp);
         }
         for (int o = 0; o < nops; o++) {
