@@ -10,8 +10,8 @@
  * is the same chain). A row's result never depends on the other rows of the call: a sequence gets the
  * same numbers alone, in a ragged batch or in a batch of decode steps. No horizontal sums are needed,
  * which is what kept the dot form (16 lanes along k, reduced at the end) at 82-90 % of the peak: on
- * one Zen 4 core at M = 504 this form ran Gemma-2-2B's and Llama-3.1-8B's shapes at 207-221 GFLOP/s
- * against 192-215 (BENCHMARKS.md).
+ * one Zen 4 core at M = 504 this form ran Gemma-2-2B's and Llama-3.1-8B's shapes at 207-225 GFLOP/s
+ * against 192-215, and on one Zen 5 core at M >= 128 at 426-486 of a 488-501 peak (BENCHMARKS.md).
  *
  * Two blockings of that arithmetic:
  *  - few rows (decode, M <= STREAM_MAX_ROWS): every group's pairs stream once from memory, whole K;
