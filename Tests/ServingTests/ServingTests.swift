@@ -326,6 +326,12 @@ final class ServingTests: XCTestCase {
         let metrics = try await server.get("/metrics").text
         XCTAssertTrue(metrics.contains("corrsteer_requests_total 1"), metrics)
         XCTAssertTrue(metrics.contains("corrsteer_request_duration_seconds_bucket"), metrics)
+        // The exposed names are an interface (dashboards, alerts): every one, with its help line.
+        for name in ["corrsteer_requests_total", "corrsteer_requests_rejected_total", "corrsteer_generated_tokens_total",
+                     "corrsteer_prompt_tokens_total", "corrsteer_queued_requests", "corrsteer_running_requests",
+                     "corrsteer_request_duration_seconds"] {
+            XCTAssertTrue(metrics.contains("# HELP \(name) "), "no help line for \(name) in\n\(metrics)")
+        }
         try await server.stop()
     }
 
