@@ -243,17 +243,16 @@ T512I void gemv_tile(const int kind, const int rows, const int NW, const float *
 /*
  * K chunk of the f32-activation kernels, at most 1024: the activation rows' chunk (up to GEMV_MAX_ROWS x
  * chunk x 4 bytes) stays in L1 (32 KB of it) while every weight tile of the slice passes. Chunks
- * are balanced and a multiple of 32 (two 16-wide steps, one bf16 pair). The chunk depends on K
- * only, so a row's result is the same whether 1 or many rows are multiplied together (a sequence
- * decodes to the same logits alone or in a batch).
+ * are balanced and a multiple of 32 (two 16-wide steps). The chunk depends on K only, so a row's
+ * result is the same whether 1 or many rows are multiplied together (a sequence decodes to the same
+ * logits alone or in a batch).
  */
-static inline size_t balanced_chunk(size_t K, size_t limit) {
+static inline size_t gemv_chunk(size_t K) {
+    const size_t limit = (32768 / (GEMV_MAX_ROWS * 4)) & ~(size_t)31;
     if (K <= limit) return K;
     size_t chunks = (K + limit - 1) / limit;
     return ((K + chunks - 1) / chunks + 31) & ~(size_t)31;
 }
-
-static inline size_t gemv_chunk(size_t K) { return balanced_chunk(K, (32768 / (GEMV_MAX_ROWS * 4)) & ~(size_t)31); }
 
 T512I void gemv_rows(const int kind, const int rows, const float *x, size_t ldx, const void *w, size_t ldw,
                      float *y, size_t ldy, size_t K, size_t n0, size_t n1) {

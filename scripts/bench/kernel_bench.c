@@ -44,6 +44,8 @@ static float frand(void) {
 enum op { OP_EXACT, OP_FAST, OP_F32W, OP_GEMM, OP_SGEMM };
 static const char *op_names[] = {"bf16w-exact", "bf16w-fast", "f32w", "gemm-f32", "openblas-sgemm"};
 
+#define PAIR_STRIDE(k) (((k) + 1) & ~(size_t)1)
+
 typedef struct {
     int op; size_t M, N, K, n0, n1;
     const float *xf; const uint16_t *xb; const uint16_t *wb; const uint16_t *wp; const float *wf; float *y;
@@ -52,7 +54,7 @@ typedef struct {
 static void run_slice(job_t *j) {
     switch (j->op) {
     case OP_EXACT: ck_linear_bf16w(j->xf, j->K, j->wb, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
-    case OP_FAST: ck_linear_bf16x_packed(j->xb, j->K, j->wp, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
+    case OP_FAST: ck_linear_bf16x_packed(j->xb, PAIR_STRIDE(j->K), j->wp, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
     case OP_F32W: ck_linear_f32w(j->xf, j->K, j->wf, j->K, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
     case OP_GEMM: ck_gemm_f32(j->xf, j->K, j->wf, j->N, j->y, j->N, j->M, j->K, j->n0, j->n1); break;
     default: break;
@@ -109,7 +111,7 @@ static double check(job_t j) {
             for (size_t k = 0; k < j.K; k++) {
                 double xv, wv;
                 uint32_t bits;
-                if (j.op == OP_FAST) { bits = (uint32_t)j.xb[m * j.K + k] << 16; float f; memcpy(&f, &bits, 4); xv = f; }
+                if (j.op == OP_FAST) { bits = (uint32_t)j.xb[m * PAIR_STRIDE(j.K) + k] << 16; float f; memcpy(&f, &bits, 4); xv = f; }
                 else xv = j.xf[m * j.K + k];
                 if (j.op == OP_EXACT || j.op == OP_FAST) { bits = (uint32_t)j.wb[n * j.K + k] << 16; float f; memcpy(&f, &bits, 4); wv = f; }
                 else if (j.op == OP_GEMM) wv = j.wf[k * j.N + n];
@@ -174,9 +176,10 @@ int main(int argc, char **argv) {
         uint16_t *wb = malloc(N * K * 2);
         float *wf = need_f32w ? malloc(N * K * 4) : NULL;
         float *xf = malloc(maxM * K * 4), *y = malloc(maxM * N * 4);
-        uint16_t *xb = malloc(maxM * K * 2);
+        /* bf16 activation rows hold whole k pairs, the last zero-padded when K is odd (CKernels.h). */
+        uint16_t *xb = calloc(maxM * PAIR_STRIDE(K), 2);
         for (size_t i = 0; i < maxM * K; i++) xf[i] = frand();
-        ck_f32_to_bf16(xf, xb, maxM * K);
+        for (size_t m = 0; m < maxM; m++) ck_f32_to_bf16(xf + m * K, xb + m * PAIR_STRIDE(K), K);
         {
             float *tmp = malloc(65536 * 4);
             for (size_t i = 0; i < N * K; i += 65536) {
