@@ -1,5 +1,6 @@
 import CorrSteer
 import Foundation
+import Tensors
 import WeightFiles
 import XCTest
 
@@ -153,6 +154,32 @@ final class FeatureStatisticsTests: XCTestCase {
         let url = directory.appendingPathComponent("empty.safetensors")
         try empty.save(to: url)
         XCTAssertEqual(try FeatureStatistics.load(from: url), empty)
+    }
+
+    /// A batch wide enough to be summed on several cores gives the bits of its rows added one at a time
+    /// (on one core), and each feature's sums are those of its own column.
+    func testWideBatchEqualsRowByRowAndNaiveSums() throws {
+        let d = 3001, rows = 8
+        var rng = SplitMix64(seed: 11)
+        let x = (0 ..< rows * d).map { _ in Float(Int(rng.next() % 2001) - 1000) / 250 }
+        let k = x.map { $0 * 0.5 }
+        let rewards: [Double] = [1, 0, 0.25, 1, 0, 0, 1, 0.5]
+        let options = FeatureStatisticsOptions(mutualInformationBinning: .sorted)
+        var batched = FeatureStatistics(featureCount: d, options: options)
+        try batched.add(correlationRows: x, coefficientRows: k, rewards: rewards)
+        var single = FeatureStatistics(featureCount: d, options: options)
+        for r in 0 ..< rows {
+            try single.add(correlationRows: Array(x[r * d ..< (r + 1) * d]), coefficientRows: Array(k[r * d ..< (r + 1) * d]),
+                           rewards: [rewards[r]])
+        }
+        XCTAssertEqual(batched, single)
+        let sums = Array(batched.sum(.x)), squares = Array(batched.sum(.xx)), active = Array(batched.count(.active))
+        for j in [0, 127, 128, 1500, d - 1] {
+            let column = (0 ..< rows).map { Double(x[$0 * d + j]) }
+            XCTAssertEqual(sums[j], column.reduce(0, +), "Σx of feature \(j)")
+            XCTAssertEqual(squares[j], column.reduce(0) { $0 + $1 * $1 }, "Σx² of feature \(j)")
+            XCTAssertEqual(active[j], Int64(column.filter { $0 > 0 }.count), "active count of feature \(j)")
+        }
     }
 
     func testConstantRewardsAreReportedNotNaN() throws {
