@@ -101,6 +101,34 @@ static inline size_t pair_block(size_t pairs) {
     return (pairs + blocks - 1) / blocks;
 }
 
+/*
+ * The many-row path reads each panel from DRAM once, on its first row tile, and from L2 for the rest;
+ * without help that first tile stalls (a panel is 4 x 64-byte lines per pair). `panel_fetch` spreads
+ * prefetches of the next panel's lines over the current panel's row tiles, so it is in L2 when needed.
+ * Every pair of a group is one line: a panel of G groups x np pairs is G runs of np lines.
+ */
+typedef struct {
+    const char *group[PANEL_GROUPS];
+    size_t groups, lines, per_step, group_index, line;
+} panel_fetch;
+
+static inline void panel_fetch_init(panel_fetch *f, const uint16_t *wp, size_t group_stride, size_t g, size_t g_end,
+                                    size_t p0, size_t np, size_t steps) {
+    f->groups = g < g_end ? (g_end - g < PANEL_GROUPS ? g_end - g : PANEL_GROUPS) : 0;
+    for (size_t j = 0; j < f->groups; j++) f->group[j] = (const char *)(wp + (g + j) * group_stride + p0 * 32);
+    f->lines = np;
+    f->per_step = (f->groups * np + steps - 1) / steps;
+    f->group_index = 0;
+    f->line = 0;
+}
+
+static inline void panel_fetch_step(panel_fetch *f) {
+    for (size_t i = 0; i < f->per_step && f->group_index < f->groups; i++) {
+        _mm_prefetch(f->group[f->group_index] + f->line * 64, _MM_HINT_T1);
+        if (++f->line == f->lines) f->line = 0, f->group_index++;
+    }
+}
+
 TBF16 void ck_avx512bf16_linear_bf16x_packed(CK_LINEAR_ARGS_PACKED) {
     const size_t pairs = (K + 1) / 2, group_stride = pairs * 32;
     const size_t g_first = n0 / 16, g_end = (n1 + 15) / 16;
@@ -120,15 +148,25 @@ TBF16 void ck_avx512bf16_linear_bf16x_packed(CK_LINEAR_ARGS_PACKED) {
         }
         return;
     }
-    const size_t block = pair_block(pairs);
+    const size_t block = pair_block(pairs), tiles = (M + MR - 1) / MR;
     for (size_t p0 = 0; p0 < pairs; p0 += block) {
         size_t np = pairs - p0 < block ? pairs - p0 : block;
         for (size_t g = g_first; g < g_end; g += PANEL_GROUPS) {
             size_t groups = g_end - g < PANEL_GROUPS ? g_end - g : PANEL_GROUPS;
             __mmask16 mask[PANEL_GROUPS];
             for (size_t j = 0; j < groups; j++) mask[j] = group_mask(16 * (g + j), n0, n1);
+            /* The next panel: the next groups of this pair block, else the first groups of the next block. */
+            panel_fetch next;
+            if (g + PANEL_GROUPS < g_end)
+                panel_fetch_init(&next, wp, group_stride, g + PANEL_GROUPS, g_end, p0, np, tiles);
+            else if (p0 + np < pairs)
+                panel_fetch_init(&next, wp, group_stride, g_first, g_end, p0 + np,
+                                 pairs - (p0 + np) < block ? pairs - (p0 + np) : block, tiles);
+            else
+                panel_fetch_init(&next, wp, group_stride, g_end, g_end, 0, 0, tiles);
             for (size_t m = 0; m < M; m += MR) {
                 size_t rows = M - m < MR ? M - m : MR;
+                panel_fetch_step(&next);
                 chain_tile(rows, groups, 0, x + m * ldx, ldx, wp + g * group_stride, group_stride, p0, np,
                            y + m * ldy + 16 * g, ldy, mask, p0 > 0);
             }
