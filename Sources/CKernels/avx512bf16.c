@@ -102,10 +102,12 @@ static inline size_t pair_block(size_t pairs) {
 }
 
 /*
- * The many-row path reads each panel from DRAM once, on its first row tile, and from L2 for the rest;
- * without help that first tile stalls (a panel is 4 x 64-byte lines per pair). `panel_fetch` spreads
- * prefetches of the next panel's lines over the current panel's row tiles, so it is in L2 when needed.
- * Every pair of a group is one line: a panel of G groups x np pairs is G runs of np lines.
+ * The many-row path reads each panel from memory once, on its first row tile, and from L2 for the
+ * rest; that first tile waits for memory. `panel_fetch` spreads prefetches of the next panel's lines
+ * over the current panel's row tiles, so it is in L2 when needed: Gemma-2-2B's prefill of 512 tokens
+ * ran 0.5-7.5 % faster in five A/B pairs on a Zen 5 (kernel_bench, whose weights stay partly in L3
+ * between runs, cannot see it). Every pair of a group is one 64-byte line: a panel of G groups x np
+ * pairs is G runs of np lines.
  */
 typedef struct {
     const char *group[PANEL_GROUPS];
