@@ -4,12 +4,17 @@
 # CPU are recorded first: figures from different sessions are compared as ratios only.
 #
 #   scripts/bench/session.sh [corrsteer binary] [steps...]
-#   steps: kernels torch-gemm model torch-model torch-model-f32 collect python-collect (default: all)
+#   steps: ceilings model torch-model llama collect python-collect decode-pair torch-model-f32 kernels
+#          torch-gemm (default: all, in this order)
+# One run of the first seven steps is a "round" of BENCHMARKS.md (about 8 minutes on 2 cores). `llama`
+# needs a llama.cpp build and a GGUF (see llama_cpp_anchor.sh). `decode-pair` measures decode at batch 1
+# once more, PyTorch then corrsteer back to back: decode streams the weights, and this kind of VM's read
+# bandwidth switches between regimes within minutes, so neighbours in time compare best.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-"$root/.build/release/corrsteer"}
 [ $# -gt 0 ] && shift
-steps=${*:-"model torch-model torch-model-f32 collect python-collect kernels torch-gemm"}
+steps=${*:-"ceilings model torch-model llama collect python-collect decode-pair torch-model-f32 kernels torch-gemm"}
 out=${OUT:-bench-session.jsonl}
 note() { printf '{"note": "%s", "time": "%s", "load": "%s"}\n' "$1" "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$out"; }
 
@@ -23,6 +28,11 @@ for step in $steps; do
         "$root/scripts/bench/kernel_bench.sh" --threads 1 --ops sgemm --m 1,8,128,512 | sed "s/^/# default core /" >> "$out"
         OPENBLAS_CORETYPE=SkylakeX "$root/scripts/bench/kernel_bench.sh" --ops sgemm --m 1,8,128,512 \
             | sed 's/^/# SkylakeX /' >> "$out" ;;
+    ceilings) "$bin" bench ceilings --json >> "$out" ;;
+    llama) REPS=${REPS:-3} "$root/scripts/bench/llama_cpp_anchor.sh" >> "$out" ;;
+    decode-pair)
+        (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b --prompt 128 --batch 1) >> "$out"
+        "$bin" bench --shape gemma-2-2b --prompt 128 --batch-size 1 --json --no-ceilings >> "$out" ;;
     torch-gemm) (cd "$root/scripts/bench" && python3 torch_anchors.py gemm) >> "$out" ;;
     model) "$bin" bench --shape gemma-2-2b --prompt 128,512 --batch-size 1,8 --json >> "$out" ;;
     torch-model) (cd "$root/scripts/bench" && python3 torch_anchors.py model --shape gemma-2-2b) >> "$out" ;;
