@@ -116,7 +116,7 @@ typedef struct {
 
 static inline void panel_fetch_init(panel_fetch *f, const uint16_t *wp, size_t group_stride, size_t g, size_t g_end,
                                     size_t p0, size_t np, size_t steps) {
-    f->groups = g < g_end ? (g_end - g < PANEL_GROUPS ? g_end - g : PANEL_GROUPS) : 0;
+    f->groups = g_end - g < PANEL_GROUPS ? g_end - g : PANEL_GROUPS;
     for (size_t j = 0; j < f->groups; j++) f->group[j] = (const char *)(wp + (g + j) * group_stride + p0 * 32);
     f->lines = np;
     f->per_step = (f->groups * np + steps - 1) / steps;
@@ -158,14 +158,12 @@ TBF16 void ck_avx512bf16_linear_bf16x_packed(CK_LINEAR_ARGS_PACKED) {
             __mmask16 mask[PANEL_GROUPS];
             for (size_t j = 0; j < groups; j++) mask[j] = group_mask(16 * (g + j), n0, n1);
             /* The next panel: the next groups of this pair block, else the first groups of the next block. */
-            panel_fetch next;
+            panel_fetch next = {0}; /* the last panel has none: no groups, no steps */
             if (g + PANEL_GROUPS < g_end)
                 panel_fetch_init(&next, wp, group_stride, g + PANEL_GROUPS, g_end, p0, np, tiles);
             else if (p0 + np < pairs)
                 panel_fetch_init(&next, wp, group_stride, g_first, g_end, p0 + np,
                                  pairs - (p0 + np) < block ? pairs - (p0 + np) : block, tiles);
-            else
-                panel_fetch_init(&next, wp, group_stride, g_end, g_end, 0, 0, tiles);
             for (size_t m = 0; m < M; m += MR) {
                 size_t rows = M - m < MR ? M - m : MR;
                 panel_fetch_step(&next);

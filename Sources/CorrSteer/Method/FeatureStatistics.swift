@@ -224,32 +224,33 @@ public struct FeatureStatistics: Equatable, Sendable {
                     // Chunks own disjoint features, so they spread over the cores (a collection's main
                     // thread ran these sums for ~1 % of its wall time while the other cores waited) and
                     // every feature still sums its rows in order: the same bits on any core count.
-                    let chunks = (d + Self.chunk - 1) / Self.chunk
-                    Parallel.forEachChunk(chunks, grain: max(1, Self.parallelGrain / max(rewards.count, 1))) { range in
-                        for chunkIndex in range {
-                            let start = chunkIndex * Self.chunk
-                            let length = min(Self.chunk, d - start)
-                            for (row, y) in rewards.enumerated() {
-                                let xc = correlationRows + row * d + start
-                                let xk = coefficientRows + row * d + start
-                                Self.accumulateCorrelation(xc, y: y, sums: s + start, counts: c + start, stride: stride, length: length)
-                                if y > 0 {
-                                    Self.accumulateClass(
-                                        xk, sum: s + Sum.xSuccess.rawValue * stride + start, square: s + Sum.xxSuccess.rawValue * stride + start,
-                                        activeSum: s + Sum.xSuccessActive.rawValue * stride + start,
-                                        activeCount: c + Count.successActive.rawValue * stride + start, length: length)
-                                } else if y == 0 {
-                                    Self.accumulateClass(
-                                        xk, sum: s + Sum.xFailure.rawValue * stride + start, square: s + Sum.xxFailure.rawValue * stride + start,
-                                        activeSum: s + Sum.xFailureActive.rawValue * stride + start,
-                                        activeCount: c + Count.failureActive.rawValue * stride + start, length: length)
-                                }
-                                if bins > 0, y >= 0, let histogram {
-                                    let target = histogram + (y > 0 ? 0 : d * bins) + start * bins
-                                    Self.accumulateHistogram(xc, edges: edges, into: target, bins: bins, length: length)
-                                }
+                    func accumulateChunk(_ index: Int) {
+                        let start = index * Self.chunk
+                        let length = min(Self.chunk, d - start)
+                        for (row, y) in rewards.enumerated() {
+                            let xc = correlationRows + row * d + start
+                            let xk = coefficientRows + row * d + start
+                            Self.accumulateCorrelation(xc, y: y, sums: s + start, counts: c + start, stride: stride, length: length)
+                            if y > 0 {
+                                Self.accumulateClass(
+                                    xk, sum: s + Sum.xSuccess.rawValue * stride + start, square: s + Sum.xxSuccess.rawValue * stride + start,
+                                    activeSum: s + Sum.xSuccessActive.rawValue * stride + start,
+                                    activeCount: c + Count.successActive.rawValue * stride + start, length: length)
+                            } else if y == 0 {
+                                Self.accumulateClass(
+                                    xk, sum: s + Sum.xFailure.rawValue * stride + start, square: s + Sum.xxFailure.rawValue * stride + start,
+                                    activeSum: s + Sum.xFailureActive.rawValue * stride + start,
+                                    activeCount: c + Count.failureActive.rawValue * stride + start, length: length)
+                            }
+                            if bins > 0, y >= 0, let histogram {
+                                let target = histogram + (y > 0 ? 0 : d * bins) + start * bins
+                                Self.accumulateHistogram(xc, edges: edges, into: target, bins: bins, length: length)
                             }
                         }
+                    }
+                    let chunks = (d + Self.chunk - 1) / Self.chunk
+                    Parallel.forEachChunk(chunks, grain: max(1, Self.parallelGrain / max(rewards.count, 1))) { range in
+                        range.forEach(accumulateChunk)
                     }
                 }
             }
