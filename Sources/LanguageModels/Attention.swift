@@ -47,8 +47,8 @@ struct Attention {
         let bins = balancedBins(items.map(\.cost), count: Parallel.threadCount)
         let maxKeys = segments.map { seg in window.map { min($0, seg.position + seg.rowCount) } ?? (seg.position + seg.rowCount) }.max() ?? 0
         Parallel.forEach(bins.count) { b in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(maxKeys, 1) + 8)
-            defer { scores.deallocate() }
+            let scores = ScratchPool.shared.take(Float.self, count: max(maxKeys, 1) + 8)
+            defer { ScratchPool.shared.release(scores) }
             for index in bins[b] {
                 let item = items[index]
                 if item.blocked {
@@ -74,14 +74,14 @@ struct Attention {
         func lowest(_ p: Int) -> Int { window.map { max(0, p - $0 + 1) } ?? 0 }
         let first = lowest(seg.position), last = seg.position + seg.rowCount - 1
         let count = last - first + 1
-        let keys = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
-        let values = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+        let keys = ScratchPool.shared.take(Float.self, count: count * d)
+        let values = ScratchPool.shared.take(Float.self, count: count * d)
         let blockRows = min(Self.blockRows, seg.rowCount)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * count)
+        let scores = ScratchPool.shared.take(Float.self, count: blockRows * count)
         defer {
-            keys.deallocate()
-            values.deallocate()
-            scores.deallocate()
+            ScratchPool.shared.release(keys)
+            ScratchPool.shared.release(values)
+            ScratchPool.shared.release(scores)
         }
         // Gather positions [first, last]: cached ones from the ring, the pass's own from k and v.
         let cap = cache.capacity[layer][seg.sequence]

@@ -243,17 +243,17 @@ final class DecoderRun {
     }
 }
 
-/// A growable, uninitialised scratch array.
+/// A growable, uninitialised scratch array (from `ScratchPool`, so a new run reuses the last one's pages).
 final class Buffer<Element> {
-    private(set) var pointer = UnsafeMutablePointer<Element>.allocate(capacity: 1)
+    private(set) var pointer = ScratchPool.shared.take(Element.self, count: 1)
     private(set) var count = 1
 
     func reserve(_ n: Int) {
         guard n > count else { return }
-        pointer.deallocate()
-        pointer = .allocate(capacity: n)
+        ScratchPool.shared.release(pointer)
+        pointer = ScratchPool.shared.take(Element.self, count: n)
         count = n
     }
 
-    deinit { pointer.deallocate() }
+    deinit { ScratchPool.shared.release(pointer) }
 }

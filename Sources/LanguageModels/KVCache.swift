@@ -34,8 +34,8 @@ final class KVCache {
             capacity.append(caps)
             offset.append(offs)
             sizes.append(total)
-            keys.append(.allocate(capacity: max(total, 1)))
-            values.append(.allocate(capacity: max(total, 1)))
+            keys.append(ScratchPool.shared.take(Float.self, count: total))
+            values.append(ScratchPool.shared.take(Float.self, count: total))
         }
         self.capacity = capacity
         self.offset = offset
@@ -45,8 +45,8 @@ final class KVCache {
     }
 
     deinit {
-        keys.forEach { $0.deallocate() }
-        values.forEach { $0.deallocate() }
+        keys.forEach { ScratchPool.shared.release($0) }
+        values.forEach { ScratchPool.shared.release($0) }
     }
 
     /// Pointer to the slab of head `head` of `sequence` in `layer` (keys or values).

@@ -93,7 +93,7 @@ public enum MatMul {
             return
         }
         let rounded = roundedToBF16(x, ldx: k, rows: m, depth: k)
-        defer { rounded.deallocate() }
+        defer { ScratchPool.shared.release(rounded) }
         let packed = weights.map(\.packedBF16Pairs)
         splitColumns(parts: weights.map { $0.shape[0] }, rows: m, depth: k) { part, n0, n1 in
             let n = weights[part].shape[0]
@@ -103,10 +103,10 @@ public enum MatMul {
 
     /// `x` rounded to bf16, `[rows, depth]` with rows `pairStride(depth)` apart (whole k pairs, the last
     /// one zero-padded when `depth` is odd, as the bf16 dot-product kernel reads them); the caller
-    /// deallocates. Rows are spread over the cores when there are enough of them to pay for it.
+    /// gives it back to `ScratchPool`. Rows are spread over the cores when there are enough of them to pay for it.
     private static func roundedToBF16(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, depth k: Int) -> UnsafeMutablePointer<UInt16> {
         let stride = pairStride(k)
-        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m * stride))
+        let rounded = ScratchPool.shared.take(UInt16.self, count: m * stride)
         Parallel.forEachChunk(m, grain: max(1, (1 << 16) / max(k, 1))) { range in
             for r in range {
                 ck_f32_to_bf16(x + r * ldx, rounded + r * stride, k)
@@ -129,13 +129,13 @@ public enum MatMul {
         if ck_has_bf16_dot() != 0 {
             let packed = w.packedBF16Pairs
             let rounded = roundedToBF16(x, ldx: ldx, rows: m, depth: k)
-            defer { rounded.deallocate() }
+            defer { ScratchPool.shared.release(rounded) }
             splitColumns(columns, rows: m, depth: k) { n0, n1 in
                 ck_linear_bf16x_packed(rounded, pairStride(k), packed, y, ldy, m, k, n0, n1)
             }
         } else {
-            let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m * k))
-            defer { rounded.deallocate() }
+            let rounded = ScratchPool.shared.take(Float.self, count: m * k)
+            defer { ScratchPool.shared.release(rounded) }
             for r in 0..<m { ck_round_to_bf16(x + r * ldx, rounded + r * k, k) }
             linear(UnsafePointer(rounded), ldx: k, rows: m, weight: w, columns: columns, into: y, ldy: ldy,
                    precision: .exact)
