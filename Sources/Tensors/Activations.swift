@@ -27,8 +27,9 @@ public enum Activations {
 
     /// One lane of each activation in Swift: the definition the C loops reproduce (tests hold them equal).
     public static func geluTanh(_ x: Exponential.Lanes) -> Exponential.Lanes {
+        // 0.5·x·(1 + tanh u) written as x / (1 + e^(−2u)) (see activations.c).
         let inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + Exponential.tanh(inner))
+        return x / (1 + Exponential.exp(-2 * inner))
     }
 
     public static func silu(_ x: Exponential.Lanes) -> Exponential.Lanes { x / (1 + Exponential.exp(-x)) }
