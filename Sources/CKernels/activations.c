@@ -173,6 +173,14 @@ T512 static void gated512(int silu, float *gate, const float *up, size_t n) {
     }
 }
 
+T512 static void exp_shifted512(float *x, size_t n, float shift) {
+    const __m512 s = _mm512_set1_ps(shift);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = mask16(n - i);
+        _mm512_mask_storeu_ps(x + i, m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s)));
+    }
+}
+
 T512 static void softcap512(float *x, size_t n, float cap) {
     const __m512 c = _mm512_set1_ps(cap), inverse = _mm512_set1_ps(1.0f / cap);
     for (size_t i = 0; i < n; i += 16) {
@@ -254,6 +262,13 @@ T256 static size_t gated256(int silu, float *gate, const float *up, size_t n) {
     return i;
 }
 
+T256 static size_t exp_shifted256(float *x, size_t n, float shift) {
+    const __m256 s = _mm256_set1_ps(shift);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
+    return i;
+}
+
 T256 static size_t softcap256(float *x, size_t n, float cap) {
     const __m256 c = _mm256_set1_ps(cap), inverse = _mm256_set1_ps(1.0f / cap);
     size_t i = 0;
@@ -277,6 +292,16 @@ static void gated(int silu, float *gate, const float *up, size_t n) {
 void ck_gelu_tanh_gated(float *gate, const float *up, size_t n) { gated(0, gate, up, n); }
 
 void ck_silu_gated(float *gate, const float *up, size_t n) { gated(1, gate, up, n); }
+
+void ck_exp_shifted(float *x, size_t n, float shift) {
+    size_t i = 0;
+#ifdef CK_X86
+    int level = ck_active_level();
+    if (level >= CK_AVX512F) { exp_shifted512(x, n, shift); return; }
+    if (level >= CK_AVX2) i = exp_shifted256(x, n, shift);
+#endif
+    for (; i < n; i++) x[i] = exp_lane(x[i] - shift);
+}
 
 void ck_softcap(float *x, size_t n, float cap) {
     size_t i = 0;

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Vectorised exp and tanh in f32. Libm's scalar `tanhf` costs ~20 ns a call, which would dominate a
 /// GeGLU layer; these stay within ~2 ulp of libm. Only arithmetic, bit casts and `replacing` are used:
 /// the generic SIMD conversions and `clamped`/`rounded` of the standard library are not vectorised.
@@ -68,6 +70,11 @@ public enum Exponential {
     /// In-place eˣ over `n` floats.
     public static func exp(_ x: UnsafeMutablePointer<Float>, count n: Int) {
         apply(x, count: n) { exp($0) }
+    }
+
+    /// In place `x[i] = e^(x[i] − shift)`: `exp(x − shift)`'s bits, at the CPU's full vector width (C).
+    public static func exp(_ x: UnsafeMutablePointer<Float>, count n: Int, shiftedBy shift: Float) {
+        ck_exp_shifted(x, n, shift)
     }
 
     /// In-place tanh over `n` floats.

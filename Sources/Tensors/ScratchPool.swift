@@ -15,8 +15,9 @@ import Foundation
 /// straight to the allocator, which keeps small blocks mapped anyway. A block's contents are whatever
 /// its last user left: callers initialise what they read.
 public final class ScratchPool: @unchecked Sendable {
-    /// The process's pool: enough idle room for the scratch of an 8B-model batch.
-    public static let shared = ScratchPool(idleLimit: 1 << 30)
+    /// The process's pool: idle room for the scratch of an 8B-model collection batch (about 450 MB), within
+    /// the overhead `CollectionMemoryPlan` budgets for buffers and KV caches.
+    public static let shared = ScratchPool(idleLimit: 512 << 20)
 
     /// Smallest request served from the pool.
     public static let minimumPooledBytes = 1 << 16

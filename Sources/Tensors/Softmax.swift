@@ -5,8 +5,7 @@ public enum Softmax {
     public static func apply(_ x: UnsafeMutablePointer<Float>, count n: Int) -> Float {
         guard n > 0 else { return 0 }
         let m = VectorMath.maximum(x, count: n)
-        let shift = SIMD8<Float>(repeating: m)
-        Exponential.apply(x, count: n) { Exponential.exp($0 - shift) }
+        Exponential.exp(x, count: n, shiftedBy: m)
         var total: Float = 0
         var i = 0
         var acc = SIMD8<Float>()

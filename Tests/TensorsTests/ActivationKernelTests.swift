@@ -51,6 +51,7 @@ final class ActivationKernelTests: KernelPathTestCase {
         let gelu = zip(Self.lanes(x) { Activations.geluTanh($0) }, up).map { $0 * $1 }
         let silu = zip(Self.lanes(x) { Activations.silu($0) }, up).map { $0 * $1 }
         let capped = Self.lanes(x) { Activations.softcap($0, cap: 30) }
+        let shifted = Self.lanes(x) { Exponential.exp($0 - 3.5) }
         for path in MatMul.availableKernelPaths {
             XCTAssertTrue(MatMul.useKernelPath(path))
             for count in [x.count, 7, 16, 17] {
@@ -60,6 +61,9 @@ final class ActivationKernelTests: KernelPathTestCase {
                     s.withUnsafeMutableBufferPointer { Activations.siluGated($0.baseAddress!, up: u.baseAddress!, count: count) }
                 }
                 c.withUnsafeMutableBufferPointer { Activations.softcap($0.baseAddress!, count: count, cap: 30) }
+                var e = Array(x[..<count])
+                e.withUnsafeMutableBufferPointer { Exponential.exp($0.baseAddress!, count: count, shiftedBy: 3.5) }
+                assertSameBits(e, Array(shifted[..<count]), "exp shifted \(path) n=\(count)")
                 assertSameBits(g, Array(gelu[..<count]), "gelu \(path) n=\(count)")
                 assertSameBits(s, Array(silu[..<count]), "silu \(path) n=\(count)")
                 assertSameBits(c, Array(capped[..<count]), "softcap \(path) n=\(count)")

@@ -17,10 +17,12 @@ void ck_round_to_bf16(const float *src, float *dst, size_t n);
 
 /*
  * In place: gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU), gate[i] = silu(gate[i]) * up[i] (SwiGLU),
- * x[i] = cap * tanh(x[i] / cap). The same bits as the Swift lane functions of Tensors/Exponential.swift.
+ * x[i] = exp(x[i] - shift) (softmax), x[i] = cap * tanh(x[i] / cap). The same bits as the Swift lane
+ * functions of Tensors/Exponential.swift.
  */
 void ck_gelu_tanh_gated(float *gate, const float *up, size_t n);
 void ck_silu_gated(float *gate, const float *up, size_t n);
+void ck_exp_shifted(float *x, size_t n, float shift);
 void ck_softcap(float *x, size_t n, float cap);
 
 /*

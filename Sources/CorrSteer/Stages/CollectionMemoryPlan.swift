@@ -43,7 +43,8 @@ public struct CollectionMemoryPlan: Codable, Equatable, Sendable {
         case captureBytes = "capture_bytes", estimatedPeakBytes = "estimated_peak_bytes"
     }
 
-    /// Buffers, KV cache and code the estimate does not itemise.
+    /// Buffers, KV cache and code the estimate does not itemise (including the scratch blocks `ScratchPool`
+    /// keeps mapped between batches, at most 512 MB).
     static let overheadBytes = 768 << 20
 
     /// The sizes a plan is chosen from.
