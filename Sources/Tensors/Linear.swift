@@ -102,8 +102,8 @@ public enum MatMul {
     }
 
     /// `x` rounded to bf16, `[rows, depth]` with rows `pairStride(depth)` apart (whole k pairs, the last
-    /// one zero-padded when `depth` is odd, as the bf16 dot-product kernel reads them); the caller
-    /// gives it back to `ScratchPool`. Rows are spread over the cores when there are enough of them to pay for it.
+    /// one zero-padded when `depth` is odd, as the bf16 dot-product kernel reads them); the caller gives it
+    /// back to `ScratchPool`. Rows are spread over the cores when there are enough of them to pay for it.
     private static func roundedToBF16(_ x: UnsafePointer<Float>, ldx: Int, rows m: Int, depth k: Int) -> UnsafeMutablePointer<UInt16> {
         let stride = pairStride(k)
         let rounded = ScratchPool.shared.take(UInt16.self, count: m * stride)

@@ -65,9 +65,11 @@ public final class ScratchPool: @unchecked Sendable {
         }
         let size = Self.classSize(bytes)
         let reused: UnsafeMutableRawPointer? = lock.withLock {
-            guard let fit = idle.filter({ $0.key >= size && $0.key <= 2 * size && !$0.value.isEmpty }).keys.min(),
-                  let block = idle[fit]?.popLast()
-            else { return nil }
+            var fit: Int?
+            for (candidate, blocks) in idle where !blocks.isEmpty && candidate >= size && candidate <= 2 * size {
+                fit = min(fit ?? candidate, candidate)
+            }
+            guard let fit, let block = idle[fit]?.popLast() else { return nil }
             idleTotal -= fit
             outstanding[block] = fit
             return block
@@ -84,7 +86,7 @@ public final class ScratchPool: @unchecked Sendable {
             guard let size = outstanding.removeValue(forKey: block) else { return false }
             idle[size, default: []].append(block)
             idleTotal += size
-            while idleTotal > idleLimit, let largest = idle.filter({ !$0.value.isEmpty }).keys.max(),
+            while idleTotal > idleLimit, let largest = idle.keys.filter({ idle[$0]?.isEmpty == false }).max(),
                   let victim = idle[largest]?.popLast() {
                 idleTotal -= largest
                 freed.append(victim)
