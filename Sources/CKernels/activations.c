@@ -173,20 +173,14 @@ T512 static void gated512(int silu, float *gate, const float *up, size_t n) {
     }
 }
 
-T512 static void exp_shifted512(float *x, size_t n, float shift) {
-    const __m512 s = _mm512_set1_ps(shift);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = mask16(n - i);
-        _mm512_mask_storeu_ps(x + i, m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s)));
-    }
-}
-
-T512 static void softcap512(float *x, size_t n, float cap) {
-    const __m512 c = _mm512_set1_ps(cap), inverse = _mm512_set1_ps(1.0f / cap);
+/* In place: x = cap * tanh(x / cap) (softcap) or x = exp(x - shift). */
+T512 static void unary512(int softcap, float *x, size_t n, float parameter) {
+    const __m512 p = _mm512_set1_ps(parameter), inverse = _mm512_set1_ps(1.0f / parameter);
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = mask16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(c, tanh16(_mm512_mul_ps(v, inverse))));
+        v = softcap ? _mm512_mul_ps(p, tanh16(_mm512_mul_ps(v, inverse))) : exp16(_mm512_sub_ps(v, p));
+        _mm512_mask_storeu_ps(x + i, m, v);
     }
 }
 
@@ -262,17 +256,13 @@ T256 static size_t gated256(int silu, float *gate, const float *up, size_t n) {
     return i;
 }
 
-T256 static size_t exp_shifted256(float *x, size_t n, float shift) {
-    const __m256 s = _mm256_set1_ps(shift);
+T256 static size_t unary256(int softcap, float *x, size_t n, float parameter) {
+    const __m256 p = _mm256_set1_ps(parameter), inverse = _mm256_set1_ps(1.0f / parameter);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
-    return i;
-}
-
-T256 static size_t softcap256(float *x, size_t n, float cap) {
-    const __m256 c = _mm256_set1_ps(cap), inverse = _mm256_set1_ps(1.0f / cap);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(c, tanh8(_mm256_mul_ps(_mm256_loadu_ps(x + i), inverse))));
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(x + i, softcap ? _mm256_mul_ps(p, tanh8(_mm256_mul_ps(v, inverse))) : exp8(_mm256_sub_ps(v, p)));
+    }
     return i;
 }
 #endif
@@ -293,23 +283,17 @@ void ck_gelu_tanh_gated(float *gate, const float *up, size_t n) { gated(0, gate,
 
 void ck_silu_gated(float *gate, const float *up, size_t n) { gated(1, gate, up, n); }
 
-void ck_exp_shifted(float *x, size_t n, float shift) {
+static void unary(int softcap, float *x, size_t n, float parameter) {
     size_t i = 0;
 #ifdef CK_X86
     int level = ck_active_level();
-    if (level >= CK_AVX512F) { exp_shifted512(x, n, shift); return; }
-    if (level >= CK_AVX2) i = exp_shifted256(x, n, shift);
+    if (level >= CK_AVX512F) { unary512(softcap, x, n, parameter); return; }
+    if (level >= CK_AVX2) i = unary256(softcap, x, n, parameter);
 #endif
-    for (; i < n; i++) x[i] = exp_lane(x[i] - shift);
+    const float inverse = 1.0f / parameter;
+    for (; i < n; i++) x[i] = softcap ? parameter * tanh_lane(x[i] * inverse) : exp_lane(x[i] - parameter);
 }
 
-void ck_softcap(float *x, size_t n, float cap) {
-    size_t i = 0;
-#ifdef CK_X86
-    int level = ck_active_level();
-    if (level >= CK_AVX512F) { softcap512(x, n, cap); return; }
-    if (level >= CK_AVX2) i = softcap256(x, n, cap);
-#endif
-    const float inverse = 1.0f / cap;
-    for (; i < n; i++) x[i] = cap * tanh_lane(x[i] * inverse);
-}
+void ck_exp_shifted(float *x, size_t n, float shift) { unary(0, x, n, shift); }
+
+void ck_softcap(float *x, size_t n, float cap) { unary(1, x, n, cap); }
