@@ -119,6 +119,13 @@ public struct ModelWork: Sendable {
     /// Bytes of weights one decode step reads (all blocks and the head), whatever the batch.
     public var decodeBytesPerStep: Double { (blockMatrixParameters + headParameters) * weightBytesPerParameter }
 
+    /// `decodeBytesPerStep` for a greedy step of `batch` rows: up to `GreedyScreen.maxRows` rows read the
+    /// head's int8 screen (one byte per weight) instead of the head (the few candidate rows are negligible).
+    public func greedyDecodeBytesPerStep(batch: Int) -> Double {
+        guard batch <= GreedyScreen.maxRows else { return decodeBytesPerStep }
+        return blockMatrixParameters * weightBytesPerParameter + headParameters
+    }
+
     public func decodeFLOPsPerToken(context: Int) -> Double {
         2 * (blockMatrixParameters + headParameters) + attentionFLOPs(context: Double(context))
     }

@@ -88,6 +88,22 @@ final class DecoderRun {
     /// Runs the decoder over `tokens` (one per row, segments laid out in order) and returns the logits of
     /// the rows `logitRows` selects, [n, head rows] row-major, computed with `head` as the LM head.
     func pass(tokens: [Int32], segments: [PassSegment], step: Int, logitRows: LogitRows, head: Tensor) throws -> [Float] {
+        let count = try runBlocks(tokens: tokens, segments: segments, step: step, logitRows: logitRows)
+        if case .none = logitRows { return [] }
+        return OutputHead(weight: head, softcap: model.config.finalLogitSoftcap).logits(normed.pointer, rows: count)
+    }
+
+    /// `pass` for greedy decoding: the argmax of each `.inputEnds` row's logits (first on ties), found by
+    /// `OutputHead` without computing every logit where it can (`buildScreen`: see `GreedyScreen`).
+    func greedyPass(tokens: [Int32], segments: [PassSegment], step: Int, buildScreen: Bool) throws -> [Int] {
+        let count = try runBlocks(tokens: tokens, segments: segments, step: step, logitRows: .inputEnds)
+        return OutputHead(weight: model.weights.head, softcap: model.config.finalLogitSoftcap)
+            .greedyTokens(normed.pointer, rows: count, buildScreen: buildScreen)
+    }
+
+    /// The decoder blocks of `pass`; leaves the final-normed hidden states of the rows `logitRows` selects
+    /// in `normed` (row-major) and returns how many there are.
+    private func runBlocks(tokens: [Int32], segments: [PassSegment], step: Int, logitRows: LogitRows) throws -> Int {
         let c = model.config
         let w = model.weights
         var rows = tokens.count
@@ -172,20 +188,10 @@ final class DecoderRun {
             try applyHooks(postHooks[l], site: .residPost(layer: l), segments: segments, step: step, rows: rows)
         }
 
-        if case .none = logitRows { return [] }
+        if case .none = logitRows { return 0 }
         for (i, r) in selected.enumerated() { (x + i * d).update(from: h + r * d, count: d) }
         norm(x, rows: selected.count, scale: w.finalNorm, into: x)
-        let vocabulary = head.shape[0]
-        var logits = [Float](repeating: 0, count: selected.count * vocabulary)
-        logits.withUnsafeMutableBufferPointer { out in
-            MatMul.linear(x, rows: selected.count, weight: head, into: out.baseAddress!)
-            if let cap = c.finalLogitSoftcap {
-                Parallel.forEachChunk(selected.count, grain: 1) { range in
-                    for i in range { Activations.softcap(out.baseAddress! + i * vocabulary, count: vocabulary, cap: cap) }
-                }
-            }
-        }
-        return logits
+        return selected.count
     }
 
     private func norm(_ input: UnsafePointer<Float>, rows: Int, width: Int? = nil, scale: [Float],

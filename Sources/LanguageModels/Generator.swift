@@ -69,25 +69,40 @@ public struct Generator: Sendable {
         let headSize = head.shape[0]
         var live: [Int] = []
 
-        func accept(_ logits: [Float], sequences: [Int]) {
+        // Greedy requests over the whole vocabulary only need each row's argmax (`DecoderRun.greedyPass`).
+        let greedy = request.allowedTokenIDs == nil && request.sampling.isGreedy
+        func accept(_ index: Int, sequence s: Int) {
+            let token = request.allowedTokenIDs?[index] ?? index
+            results[s].tokens.append(token)
+            if stops.contains(token) {
+                results[s].stoppedOnEOS = true
+            } else if results[s].tokens.count < request.maxNewTokens {
+                live.append(s)
+            }
+        }
+        func next(tokens: [Int32], segments: [PassSegment], step: Int) throws {
+            let sequences = segments.filter(\.endsInput).map(\.sequence)
+            if greedy {
+                let picks = try run.greedyPass(tokens: tokens, segments: segments, step: step,
+                                               buildScreen: request.maxNewTokens >= GreedyScreen.tokensWorthBuilding)
+                for (s, index) in zip(sequences, picks) { accept(index, sequence: s) }
+                return
+            }
+            let logits = try run.pass(tokens: tokens, segments: segments, step: step, logitRows: .inputEnds, head: head)
             logits.withUnsafeBufferPointer { all in
                 for (i, s) in sequences.enumerated() {
-                    let row = UnsafeBufferPointer(rebasing: all[(i * headSize)..<((i + 1) * headSize)])
-                    let index = sampler.pick(row, sequence: s)
-                    let token = request.allowedTokenIDs?[index] ?? index
-                    results[s].tokens.append(token)
-                    if stops.contains(token) {
-                        results[s].stoppedOnEOS = true
-                    } else if results[s].tokens.count < request.maxNewTokens {
-                        live.append(s)
-                    }
+                    accept(sampler.pick(UnsafeBufferPointer(rebasing: all[(i * headSize)..<((i + 1) * headSize)]), sequence: s),
+                           sequence: s)
                 }
             }
         }
 
-        try prefill(request.prompts, run: run, logits: request.maxNewTokens > 0 ? .inputEnds : .none, head: head,
-                    continues: request.maxNewTokens > 1) { logits, sequences in
-            accept(logits, sequences: sequences)
+        try prefill(request.prompts, continues: request.maxNewTokens > 1) { tokens, segments in
+            if request.maxNewTokens > 0 {
+                try next(tokens: tokens, segments: segments, step: 0)
+            } else {
+                _ = try run.pass(tokens: tokens, segments: segments, step: 0, logitRows: .none, head: head)
+            }
         }
         var step = 1
         while !live.isEmpty {
@@ -100,9 +115,7 @@ public struct Generator: Sendable {
                 segments.append(PassSegment(sequence: s, position: position, rowStart: i, rowCount: 1, endsInput: true,
                                             keepsKeys: results[s].tokens.count + 1 < request.maxNewTokens))
             }
-            let tokens = current.map { Int32(results[$0].tokens.last!) }
-            let logits = try run.pass(tokens: tokens, segments: segments, step: step, logitRows: .inputEnds, head: head)
-            accept(logits, sequences: current)
+            try next(tokens: current.map { Int32(results[$0].tokens.last!) }, segments: segments, step: step)
             step += 1
         }
         return results
@@ -117,8 +130,12 @@ public struct Generator: Sendable {
         let vocabulary = model.config.vocabularySize
         let outputs = tokens.map { Tensor(zeros: [positions == .allPositions ? $0.count : 1, vocabulary]) }
         var filled = Array(repeating: 0, count: tokens.count)
-        try prefill(tokens, run: run, logits: positions == .allPositions ? .all : .inputEnds, head: model.weights.head,
-                    continues: false) { logits, sequences in
+        let rows: DecoderRun.LogitRows = positions == .allPositions ? .all : .inputEnds
+        try prefill(tokens, continues: false) { tokens, segments in
+            let logits = try run.pass(tokens: tokens, segments: segments, step: 0, logitRows: rows, head: model.weights.head)
+            // The sequence of each logit row.
+            let sequences = rows == .all ? segments.flatMap { Array(repeating: $0.sequence, count: $0.rowCount) }
+                                         : segments.filter(\.endsInput).map(\.sequence)
             logits.withUnsafeBufferPointer { values in
                 for (i, s) in sequences.enumerated() {
                     let target = outputs[s].floatPointer + filled[s] * vocabulary
@@ -131,23 +148,15 @@ public struct Generator: Sendable {
     }
 
     /// Packs the prompts into passes of at most `maxRowsPerPass` rows (splitting long prompts into chunks
-    /// that continue from the cache) and hands each pass's logits to `consume` with, per logit row, the
-    /// sequence it belongs to. Keys and values are cached where a later chunk, or a token when
-    /// `continues`, will attend to them.
-    private func prefill(_ prompts: [[Int]], run: DecoderRun, logits: DecoderRun.LogitRows, head: Tensor,
-                         continues: Bool, consume: ([Float], [Int]) -> Void) throws {
+    /// that continue from the cache) and hands each to `pass`. Keys and values are cached where a later
+    /// chunk, or a token when `continues`, will attend to them.
+    private func prefill(_ prompts: [[Int]], continues: Bool,
+                         pass: (_ tokens: [Int32], _ segments: [PassSegment]) throws -> Void) throws {
         var tokens: [Int32] = []
         var segments: [PassSegment] = []
         func flush() throws {
             guard !segments.isEmpty else { return }
-            let values = try run.pass(tokens: tokens, segments: segments, step: 0, logitRows: logits, head: head)
-            var owners: [Int] = []
-            switch logits {
-            case .none: break
-            case .all: for seg in segments { owners += Array(repeating: seg.sequence, count: seg.rowCount) }
-            case .inputEnds: owners = segments.filter(\.endsInput).map(\.sequence)
-            }
-            consume(values, owners)
+            try pass(tokens, segments)
             tokens.removeAll(keepingCapacity: true)
             segments.removeAll(keepingCapacity: true)
         }

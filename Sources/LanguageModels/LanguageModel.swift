@@ -102,10 +102,18 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
     /// Bytes of the model's weight matrices, resident or mapped: what a memory plan must leave room for.
     public var weightByteCount: Int { weights.matrixByteCount }
 
+    /// Builds the LM head's greedy screen now (`GreedyScreen`), for a caller about to decode greedily at
+    /// small batch sizes; requests for fewer than `GreedyScreen.tokensWorthBuilding` tokens only use one
+    /// that exists. Returns the bytes it holds.
+    @discardableResult
+    public func prepareGreedyScreen() -> Int {
+        GreedyScreen(weight: weights.head) == nil ? 0 : GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1])
+    }
+
+    /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
     public func forward(tokens: [[Int]], hooks: [ResidualHook] = [], logits: LogitPositions = .lastPosition) throws -> [Tensor] {
         try Generator(model: self).forward(tokens: tokens, hooks: hooks, logits: logits)
     }

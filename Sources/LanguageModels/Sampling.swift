@@ -10,6 +10,12 @@ public enum Sampling: Sendable, Equatable {
     /// index, so results do not depend on how requests are batched.
     case random(temperature: Float, topK: Int?, topP: Float?, seed: UInt64)
 
+    /// Whether the choice is the argmax (`.greedy`, or sampling at temperature 0).
+    var isGreedy: Bool {
+        guard case let .random(temperature, _, _, _) = self else { return true }
+        return temperature == 0
+    }
+
     func validate() throws {
         guard case let .random(temperature, topK, topP, _) = self else { return }
         guard temperature >= 0, temperature.isFinite else {

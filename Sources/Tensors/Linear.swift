@@ -75,6 +75,48 @@ public enum MatMul {
         }
     }
 
+    /// Whether a product on `weight` rounds its activations to bf16 first (a bf16 weight under `.fast`).
+    public static func roundsActivations(of weight: Tensor, precision: MatMulPrecision? = nil) -> Bool {
+        weight.dtype == .bf16 && (precision ?? defaultPrecision) == .fast
+    }
+
+    /// `y[i] = x · w[columns[i]]` for one activation row, on the calling thread: the bits `linear` gives
+    /// those columns, since every kernel computes a column from that weight row alone, whatever the slice
+    /// (tests hold each path to it). For the greedy screen's few candidates.
+    public static func linear(
+        _ x: UnsafePointer<Float>, weight w: Tensor, selectedColumns columns: [Int],
+        into y: UnsafeMutablePointer<Float>, precision: MatMulPrecision? = nil
+    ) {
+        precondition(w.rank == 2, "linear weight must be rank 2, got \(w.shape)")
+        let n = w.shape[0], k = w.shape[1]
+        precondition(columns.allSatisfy { (0..<n).contains($0) }, "selected columns outside \(w.shape)")
+        // Each kernel writes y[c] for column c; pointing y at the i-th output minus c puts it in place.
+        if roundsActivations(of: w, precision: precision) {
+            if ck_has_bf16_dot() != 0 {
+                let packed = w.packedBF16Pairs
+                let rounded = roundedToBF16(x, ldx: k, rows: 1, depth: k)
+                defer { ScratchPool.shared.release(rounded) }
+                for (i, c) in columns.enumerated() {
+                    ck_linear_bf16x_packed(rounded, pairStride(k), packed, y + i - c, n, 1, k, c, c + 1)
+                }
+            } else {
+                let rounded = ScratchPool.shared.take(Float.self, count: k)
+                defer { ScratchPool.shared.release(rounded) }
+                ck_round_to_bf16(x, rounded, k)
+                linear(UnsafePointer(rounded), weight: w, selectedColumns: columns, into: y, precision: .exact)
+            }
+            return
+        }
+        let base = UnsafeRawPointer(w.rawPointer)
+        for (i, c) in columns.enumerated() {
+            switch w.dtype {
+            case .f32: ck_linear_f32w(x, k, base.assumingMemoryBound(to: Float.self), k, y + i - c, n, 1, k, c, c + 1)
+            case .bf16: ck_linear_bf16w(x, k, base.assumingMemoryBound(to: UInt16.self), k, y + i - c, n, 1, k, c, c + 1)
+            case .f16: ck_linear_f16w(x, k, base.assumingMemoryBound(to: UInt16.self), k, y + i - c, n, 1, k, c, c + 1)
+            }
+        }
+    }
+
     /// Several products of the same activations, `y_i[M, N_i] = x[M, K] · w_iᵀ` (queries, keys and values;
     /// gate and up), with the numbers of one `linear` call each. Where they run as `.fast` bf16 dot
     /// products the activations are rounded once and the column slices of all the products share one

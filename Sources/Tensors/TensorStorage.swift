@@ -58,6 +58,13 @@ public final class TensorStorage: @unchecked Sendable {
         return UnsafeRawPointer(copy.pointer)
     }
 
+    /// The copy made for `key`, if one has been made.
+    public func existingDerivedCopy(key: Int) -> UnsafeRawPointer? {
+        lock.lock()
+        defer { lock.unlock() }
+        return derived[key].map { UnsafeRawPointer($0.pointer) }
+    }
+
     /// Lets the OS drop the pages wholly inside `offset..<offset + count` from memory, for bytes that
     /// now live on in a derived copy: a mapped file's pages are read again from the file if anything
     /// touches them later. Does nothing for memory that is not a file mapping (there, dropping a page

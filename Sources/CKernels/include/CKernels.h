@@ -50,6 +50,28 @@ int ck_linear_bf16x_packed(const uint16_t *x, size_t ldx, const uint16_t *packed
                            float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
 
 /*
+ * s[m, n] = scale[n] * sum_k codes[n, k] * x[m, k] for m in [0, M), n in [n0, n1): an int8 copy of a
+ * weight against f32 rows (the greedy screen, Tensors/GreedyScreen.swift). codes rows are ldc bytes apart
+ * (a multiple of 64, zero past K); x rows hold ldc floats, zero past K. Sums in any order.
+ */
+void ck_screen_i8(const float *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc, const float *scale,
+                  size_t n0, size_t n1, float *s, size_t lds);
+/*
+ * One row e[0, K) of that copy: codes[k] = round(e[k] / scale) with *scale = max|e| / 127, and in f64
+ * sums[0] = ||e - scale * codes||^2, sums[1] = ||e||^2, sums[2] = ||codes||^2 (the f64 sums' own error is
+ * far below the 2^-20 margin the caller adds). Returns -1, writing nothing, when e holds a NaN or infinity.
+ */
+int ck_screen_quantize(const float *e, size_t K, int8_t *codes, float *scale, double sums[3]);
+/*
+ * The screen's selection over rows [n0, n1) of scores a with bounds norm * slack[n] + floor (in f64):
+ * ck_screen_threshold returns the largest lower bound; ck_screen_collect writes (up to capacity) the rows
+ * whose upper bound is not below threshold (NaN counts as not below) and returns how many there are.
+ */
+double ck_screen_threshold(const float *a, const float *slack, size_t n0, size_t n1, double norm, double floor);
+size_t ck_screen_collect(const float *a, const float *slack, size_t n0, size_t n1, double norm, double floor,
+                         double threshold, int32_t *found, size_t capacity);
+
+/*
  * The packed layout: columns in groups of 16 and k in pairs, group g's pair p at
  * packed[(g * ceil(K / 2) + p) * 32 + 2 * lane + {0, 1}] = w[16 g + lane, 2 p + {0, 1}], zero past N or K.
  * ck_bf16_packed_count is its size in elements; ck_pack_bf16_pairs fills groups [g0, g1) (callers

@@ -1,0 +1,196 @@
+import CKernels
+import Foundation
+
+/// An int8 copy of an LM head `[V, K]` with, per row, a bound on how far a logit read through the copy
+/// can be from the logit the head's own product computes. A greedy decode step finds with it the few
+/// rows that can hold the largest logit, reading one byte per weight where the bf16 head reads two, and
+/// computes only those rows with the head's product: the same token as the full head, for about half of
+/// its memory traffic (the head is 23 % of Gemma-2-2B's weights, 13 % of Llama-3.1-8B's).
+///
+/// The bound, for a head row e with scale s = max|e| / 127 and codes q = round(e / s), and an input row
+/// x as the product sees it (rounded to bf16 under `.fast`), where L is the head's logit and A the
+/// screen's:
+///
+///     |L − x·e|    ≤ γ ‖x‖ ‖e‖          the head's f32 sums, in any order (γ = γ_{K+2}, unit roundoff 2⁻²⁴)
+///     |x·e − s x·q| ≤ ‖x‖ ‖e − s q‖      Cauchy–Schwarz
+///     |s x·q − A|   ≤ γ s ‖q‖ ‖x‖ + u|A|  the screen's f32 sums and its scale
+///
+/// so |L − A| ≤ ‖x‖ · slack + floor, with slack = ‖e − s q‖ + γ (‖e‖ + 2 s ‖q‖) computed in f64 and
+/// rounded up, and floor covering the subnormals `vdpbf16ps` flushes to zero. Every row whose upper
+/// bound reaches the largest lower bound is a candidate; the argmax is among them.
+public struct GreedyScreen: @unchecked Sendable {
+    /// Activation rows per call worth screening: each costs V·K multiply-adds on int8 codes widened to f32,
+    /// so by eight rows the screen's arithmetic takes as long as the full head's bf16 stream would
+    /// (2 Zen 5 cores: FMA peak 543 GFLOP/s against 46–81 GB/s, BENCHMARKS.md).
+    public static let maxRows = 4
+    /// More candidates than this in a row (logits too flat to tell apart) and the full head runs instead.
+    public static let maxCandidates = 4096
+
+    /// The weight (kept so its storage, which holds the copy, outlives this view).
+    public let weight: Tensor
+    private let codes: UnsafePointer<Int8>
+    private let scales: UnsafePointer<Float>
+    private let slack: UnsafePointer<Float>
+    private let floor: Double
+    /// Bytes between code rows (K rounded up to 64, zero-padded).
+    private let stride: Int
+
+    /// Greedy requests for at least this many new tokens build the screen; shorter ones use it only if
+    /// it exists. Building costs about 0.7 s on two Zen 5 cores (2.7 s where the OS must first compact
+    /// memory for its 2 MB pages) and saves about 7–10 ms per step at Gemma-2-2B's shape.
+    public static let tokensWorthBuilding = 256
+
+    /// The screen of `weight`, kept with its storage and built now if `build` and not yet made; nil for a
+    /// weight that is not a matrix, or not built.
+    public init?(weight: Tensor, build: Bool = true) {
+        guard weight.rank == 2, weight.shape[0] > 0, weight.shape[1] > 0 else { return nil }
+        let rows = weight.shape[0], depth = weight.shape[1]
+        let stride = (depth + 63) / 64 * 64
+        let layout = Layout(rows: rows, stride: stride)
+        // Keys of derived copies name the part and the layout: packed bf16 copies use the byte offset.
+        let key = -1 - weight.byteOffset
+        let existing = weight.storage.existingDerivedCopy(key: key)
+        guard build || existing != nil else { return nil }
+        let base = existing ?? weight.storage.derivedCopy(key: key, byteCount: layout.byteCount) { bytes in
+            Self.build(weight, layout: layout, into: bytes)
+        }
+        self.weight = weight
+        self.stride = stride
+        floor = base.load(as: Double.self)
+        scales = (base + layout.scales).assumingMemoryBound(to: Float.self)
+        slack = (base + layout.slack).assumingMemoryBound(to: Float.self)
+        codes = (base + layout.codes).assumingMemoryBound(to: Int8.self)
+    }
+
+    /// Bytes of the copy for a `[rows, depth]` weight (what a memory plan must add when decoding greedily).
+    public static func byteCount(rows: Int, depth: Int) -> Int {
+        Layout(rows: rows, stride: (depth + 63) / 64 * 64).byteCount
+    }
+
+    private struct Layout {
+        let scales: Int, slack: Int, codes: Int, byteCount: Int
+        init(rows: Int, stride: Int) {
+            scales = 64
+            slack = scales + 4 * rows
+            codes = (slack + 4 * rows + 63) / 64 * 64
+            byteCount = codes + rows * stride
+        }
+    }
+
+    private static func build(_ weight: Tensor, layout: Layout, into bytes: UnsafeMutableRawPointer) {
+        let rows = weight.shape[0], depth = weight.shape[1]
+        let stride = (depth + 63) / 64 * 64
+        let gamma: Double = {
+            let nu = Double(depth + 2) * 0x1p-24
+            return nu / (1 - nu)
+        }()
+        let scales = (bytes + layout.scales).assumingMemoryBound(to: Float.self)
+        let slack = (bytes + layout.slack).assumingMemoryBound(to: Float.self)
+        let codes = (bytes + layout.codes).assumingMemoryBound(to: Int8.self)
+        let chunks = Parallel.threadCount
+        var largest = [Float](repeating: 0, count: chunks)
+        largest.withUnsafeMutableBufferPointer { largest in
+            Parallel.forEach(chunks) { chunk in
+                let row = ScratchPool.shared.take(Float.self, count: depth)
+                defer { ScratchPool.shared.release(row) }
+                for n in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) {
+                    weight.copyFloats(range: n * depth..<(n + 1) * depth, into: row)
+                    let code = codes + n * stride
+                    code.update(repeating: 0, count: stride)
+                    var scale: Float = 0
+                    var sums = (0.0, 0.0, 0.0)
+                    let status = withUnsafeMutablePointer(to: &sums) {
+                        $0.withMemoryRebound(to: Double.self, capacity: 3) { ck_screen_quantize(row, depth, code, &scale, $0) }
+                    }
+                    guard status == 0 else {
+                        // A row the bound cannot describe is always a candidate.
+                        scales[n] = 0
+                        slack[n] = .infinity
+                        continue
+                    }
+                    largest[chunk] = max(largest[chunk], scale * 128)
+                    let (residual, norm, codeNorm) = sums
+                    let s = Double(scale)
+                    let bound = (residual.squareRoot() + gamma * (norm.squareRoot() + 2 * s * codeNorm.squareRoot())) * (1 + 0x1p-20)
+                    scales[n] = scale
+                    slack[n] = Float(bound).nextUp
+                }
+            }
+        }
+        // Each of the K steps of a sum may flush a subnormal (an input or a partial sum) to zero.
+        let top = Double(largest.max() ?? 0)
+        bytes.storeBytes(of: 4 * Double(depth) * 0x1p-126 * (top + 1), as: Double.self)
+    }
+
+    /// The head rows whose logit can be the largest for one input row.
+    public struct Candidates: Sendable {
+        /// Ascending; the argmax of the head's logits is one of them.
+        public var rows: [Int]
+        /// Every other row's logit is below this (and some candidate's is at or above it).
+        public var threshold: Double
+    }
+
+    /// For each of `count` rows of `x` (`ldx` floats apart, the head's input before any rounding), the
+    /// candidates; nil for a row the screen cannot narrow down (a non-finite input, or more than
+    /// `maxCandidates` candidates). `precision` is the head product's.
+    public func candidates(_ x: UnsafePointer<Float>, ldx: Int, count: Int, precision: MatMulPrecision? = nil) -> [Candidates?] {
+        let rows = weight.shape[0], depth = weight.shape[1]
+        guard count > 0 else { return [] }
+        let inputs = ScratchPool.shared.take(Float.self, count: count * stride)
+        let scores = ScratchPool.shared.take(Float.self, count: count * rows)
+        defer {
+            ScratchPool.shared.release(inputs)
+            ScratchPool.shared.release(scores)
+        }
+        let rounds = MatMul.roundsActivations(of: weight, precision: precision)
+        var norms: [Double] = []
+        for m in 0..<count {
+            let input = inputs + m * stride
+            if rounds { ck_round_to_bf16(x + m * ldx, input, depth) } else { input.update(from: x + m * ldx, count: depth) }
+            (input + depth).update(repeating: 0, count: stride - depth)
+            var sum = 0.0
+            for k in 0..<depth { sum += Double(input[k]) * Double(input[k]) }
+            norms.append(sum.squareRoot() * (1 + 0x1p-20))
+        }
+        // Each thread screens its own run of rows and takes their lower bounds' maximum while the scores
+        // are in its cache; the candidates are then gathered per run, in order.
+        let parts = max(1, min(Parallel.threadCount, rows / 4096))
+        func part(_ p: Int) -> Range<Int> { (rows * p / parts)..<(rows * (p + 1) / parts) }
+        var lowest = [Double](repeating: -.infinity, count: parts * count)
+        lowest.withUnsafeMutableBufferPointer { lowest in
+            Parallel.forEach(parts) { p in
+                let range = part(p)
+                ck_screen_i8(inputs, stride, count, codes, stride, scales, range.lowerBound, range.upperBound, scores, rows)
+                for m in 0..<count where norms[m].isFinite {
+                    lowest[p * count + m] = ck_screen_threshold(scores + m * rows, slack, range.lowerBound, range.upperBound,
+                                                                norms[m], floor)
+                }
+            }
+        }
+        let thresholds = (0..<count).map { m in (0..<parts).map { lowest[$0 * count + m] }.max()! }
+        var found = [[Int32]](repeating: [], count: parts * count)
+        var totals = [Int](repeating: 0, count: parts * count)
+        found.withUnsafeMutableBufferPointer { found in
+            totals.withUnsafeMutableBufferPointer { totals in
+                Parallel.forEach(parts) { p in
+                    let range = part(p)
+                    for m in 0..<count where norms[m].isFinite && thresholds[m].isFinite {
+                        var rowsFound = [Int32](repeating: 0, count: Self.maxCandidates + 1)
+                        let total = rowsFound.withUnsafeMutableBufferPointer {
+                            ck_screen_collect(scores + m * rows, slack, range.lowerBound, range.upperBound, norms[m], floor,
+                                              thresholds[m], $0.baseAddress!, $0.count)
+                        }
+                        rowsFound.removeSubrange(min(total, rowsFound.count)...)
+                        found[p * count + m] = rowsFound
+                        totals[p * count + m] = total
+                    }
+                }
+            }
+        }
+        return (0..<count).map { m in
+            guard norms[m].isFinite, thresholds[m].isFinite,
+                  (0..<parts).reduce(0, { $0 + totals[$1 * count + m] }) <= Self.maxCandidates else { return nil }
+            return Candidates(rows: (0..<parts).flatMap { found[$0 * count + m].map(Int.init) }, threshold: thresholds[m])
+        }
+    }
+}
