@@ -1,11 +1,14 @@
 /*
- * The greedy screen's product: s[m, n] = scale[n] * sum_k codes[n, k] * x[m, k], an int8 copy of the LM
- * head against a few f32 activation rows. It reads one byte per weight where the head reads two, which
- * is what a bandwidth-bound decode step pays for. Its sums need no particular order: the caller bounds
- * their error for any order (Tensors/GreedyScreen.swift), so each path sums as suits its vectors.
+ * The greedy screen's product: s[m, n] = sum_k codes[n, k] * xq[m, k], an int8 copy of the LM head against
+ * a few activation rows quantized to int16 (|xq| <= CK_SCREEN_XQ_MAX). It reads one byte per weight where
+ * the head reads two, which is what a bandwidth-bound decode step pays for. The sums are exact integers,
+ * so every path gives the same numbers; the caller bounds the quantization (Tensors/GreedyScreen.swift).
+ * The widened products run as pairs (vpmaddwd: two int8 x int16 products summed into an int32 lane);
+ * with |xq| <= 8191 a lane's sum stays below 2^31 for K up to 16384 (8 lanes), and lanes are added in
+ * int64.
  *
- * codes rows are `ldc` bytes apart, ldc a multiple of 64, zero past K; x rows are `ldx` floats apart and
- * hold ldc readable floats, zero past K. So no loop has a tail.
+ * codes rows are `ldc` bytes apart, ldc a multiple of 64, zero past K; xq rows are `ldx` int16 apart and
+ * hold ldc readable values. So no loop has a tail.
  */
 #include "kernels_internal.h"
 
@@ -15,44 +18,37 @@
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define T256 __attribute__((target("avx2,fma")))
 
-/*
- * R code rows against M activation rows; with one or two activation rows each (code row, activation row)
- * sums in two chains (even and odd 16-wide steps), so at least eight chains hide the FMA latency.
- */
-T512 static inline __attribute__((always_inline)) void tile512(const int M, const int R, const float *x, size_t ldx,
-                                                                const int8_t *codes, size_t ldc, const float *scale,
-                                                                float *s, size_t lds) {
-    enum { H_MAX = 2 };
-    const int H = M <= 2 ? 2 : 1;
-    __m512 acc[4][4][H_MAX];
+/* R code rows, `apart` rows from one another, against M activation rows, 32 k per step. */
+T512 static inline __attribute__((always_inline)) void tile512(const int M, const int R, const int16_t *x, size_t ldx,
+                                                                const int8_t *codes, size_t ldc, size_t apart,
+                                                                int64_t *s, size_t lds) {
+    __m512i acc[4][4];
     _Pragma("unroll") for (int r = 0; r < R; r++)
-        _Pragma("unroll") for (int m = 0; m < M; m++)
-            _Pragma("unroll") for (int h = 0; h < H; h++) acc[r][m][h] = _mm512_setzero_ps();
-    for (size_t k = 0; k < ldc; k += 16 * (size_t)H) {
-        _Pragma("unroll") for (int h = 0; h < H; h++) {
-            __m512 xv[4];
-            _Pragma("unroll") for (int m = 0; m < M; m++) xv[m] = _mm512_loadu_ps(x + (size_t)m * ldx + k + 16 * h);
-            _Pragma("unroll") for (int r = 0; r < R; r++) {
-                if (h == 0) _mm_prefetch((const char *)(codes + (size_t)(r + 2 * R) * ldc + k), _MM_HINT_T0);
-                __m128i raw = _mm_loadu_si128((const __m128i *)(codes + (size_t)r * ldc + k + 16 * h));
-                __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(raw));
-                _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m][h] = _mm512_fmadd_ps(c, xv[m], acc[r][m][h]);
-            }
+        _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m] = _mm512_setzero_si512();
+    for (size_t k = 0; k < ldc; k += 32) {
+        __m512i xv[4];
+        _Pragma("unroll") for (int m = 0; m < M; m++) xv[m] = _mm512_loadu_si512((const void *)(x + (size_t)m * ldx + k));
+        _Pragma("unroll") for (int r = 0; r < R; r++) {
+            if ((k & 63) == 0) _mm_prefetch((const char *)(codes + (size_t)r * apart * ldc + k + 1024), _MM_HINT_T0);
+            __m512i c = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(codes + (size_t)r * apart * ldc + k)));
+            _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m] = _mm512_add_epi32(acc[r][m], _mm512_madd_epi16(c, xv[m]));
         }
     }
     _Pragma("unroll") for (int r = 0; r < R; r++)
-        _Pragma("unroll") for (int m = 0; m < M; m++) {
-            __m512 sum = H == 2 ? _mm512_add_ps(acc[r][m][0], acc[r][m][1]) : acc[r][m][0];
-            s[(size_t)m * lds + r] = scale[r] * _mm512_reduce_add_ps(sum);
-        }
+        _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + (size_t)r * apart] = 
+                _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[r][m])),
+                                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[r][m], 1))));
 }
 
-T512 static void screen512(const float *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
-                           const float *scale, size_t n0, size_t n1, float *s, size_t lds) {
+T512 static void screen512(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
+                           size_t n0, size_t n1, int64_t *s, size_t lds) {
+    /* Four streams: a tile takes one row from each quarter of the range, so four far-apart runs of the
+       codes are in flight at once (one sequential run per core read 55 against 82 GB/s for the head). */
+    const size_t quarter = (n1 - n0) / 4;
     size_t n = n0;
-#define ROWS(m)                                                                                          \
-    for (; n + 4 <= n1; n += 4) tile512(m, 4, x, ldx, codes + n * ldc, ldc, scale + n, s + n, lds);     \
-    for (; n < n1; n++) tile512(m, 1, x, ldx, codes + n * ldc, ldc, scale + n, s + n, lds);
+#define ROWS(m)                                                                                        \
+    for (; n < n0 + quarter; n++) tile512(m, 4, x, ldx, codes + n * ldc, ldc, quarter, s + n, lds);   \
+    for (n = n0 + 4 * quarter; n < n1; n++) tile512(m, 1, x, ldx, codes + n * ldc, ldc, 0, s + n, lds);
     switch (M) {
     case 1: ROWS(1) break;
     case 2: ROWS(2) break;
@@ -62,38 +58,41 @@ T512 static void screen512(const float *x, size_t ldx, size_t M, const int8_t *c
 #undef ROWS
 }
 
-T256 static inline __attribute__((always_inline)) float sum256(__m256 v) {
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
+T256 static inline __attribute__((always_inline)) int64_t sum256(__m256i v) {
+    __m256i wide = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                                    _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+    __m128i q = _mm_add_epi64(_mm256_castsi256_si128(wide), _mm256_extracti128_si256(wide, 1));
+    return _mm_cvtsi128_si64(q) + _mm_extract_epi64(q, 1);
 }
 
-T256 static inline __attribute__((always_inline)) void tile256(const int M, const int R, const float *x, size_t ldx,
-                                                                const int8_t *codes, size_t ldc, const float *scale,
-                                                                float *s, size_t lds) {
-    __m256 acc[4][4];
+T256 static inline __attribute__((always_inline)) void tile256(const int M, const int R, const int16_t *x, size_t ldx,
+                                                                const int8_t *codes, size_t ldc, size_t apart,
+                                                                int64_t *s, size_t lds) {
+    __m256i acc[4][4];
     _Pragma("unroll") for (int r = 0; r < R; r++)
-        _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m] = _mm256_setzero_ps();
-    for (size_t k = 0; k < ldc; k += 8) {
-        __m256 xv[4];
-        _Pragma("unroll") for (int m = 0; m < M; m++) xv[m] = _mm256_loadu_ps(x + (size_t)m * ldx + k);
+        _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m] = _mm256_setzero_si256();
+    for (size_t k = 0; k < ldc; k += 16) {
+        __m256i xv[4];
+        _Pragma("unroll") for (int m = 0; m < M; m++) xv[m] = _mm256_loadu_si256((const __m256i *)(x + (size_t)m * ldx + k));
         _Pragma("unroll") for (int r = 0; r < R; r++) {
-            __m128i raw = _mm_loadl_epi64((const __m128i *)(codes + (size_t)r * ldc + k));
-            __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));
-            _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m] = _mm256_fmadd_ps(c, xv[m], acc[r][m]);
+            if ((k & 63) == 0) _mm_prefetch((const char *)(codes + (size_t)r * apart * ldc + k + 1024), _MM_HINT_T0);
+            __m256i c = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(codes + (size_t)r * apart * ldc + k)));
+            _Pragma("unroll") for (int m = 0; m < M; m++) acc[r][m] = _mm256_add_epi32(acc[r][m], _mm256_madd_epi16(c, xv[m]));
         }
     }
     _Pragma("unroll") for (int r = 0; r < R; r++)
-        _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + r] = scale[r] * sum256(acc[r][m]);
+        _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + (size_t)r * apart] = sum256(acc[r][m]);
 }
 
-T256 static void screen256(const float *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
-                           const float *scale, size_t n0, size_t n1, float *s, size_t lds) {
+T256 static void screen256(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
+                           size_t n0, size_t n1, int64_t *s, size_t lds) {
+    /* Four streams: a tile takes one row from each quarter of the range, so four far-apart runs of the
+       codes are in flight at once (one sequential run per core read 55 against 82 GB/s for the head). */
+    const size_t quarter = (n1 - n0) / 4;
     size_t n = n0;
-#define ROWS(m)                                                                                          \
-    for (; n + 4 <= n1; n += 4) tile256(m, 4, x, ldx, codes + n * ldc, ldc, scale + n, s + n, lds);     \
-    for (; n < n1; n++) tile256(m, 1, x, ldx, codes + n * ldc, ldc, scale + n, s + n, lds);
+#define ROWS(m)                                                                                        \
+    for (; n < n0 + quarter; n++) tile256(m, 4, x, ldx, codes + n * ldc, ldc, quarter, s + n, lds);   \
+    for (n = n0 + 4 * quarter; n < n1; n++) tile256(m, 1, x, ldx, codes + n * ldc, ldc, 0, s + n, lds);
     switch (M) {
     case 1: ROWS(1) break;
     case 2: ROWS(2) break;
@@ -104,33 +103,61 @@ T256 static void screen256(const float *x, size_t ldx, size_t M, const int8_t *c
 }
 #endif
 
-static void screen_portable(const float *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
-                            const float *scale, size_t n0, size_t n1, float *s, size_t lds) {
+static void screen_portable(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
+                            size_t n0, size_t n1, int64_t *s, size_t lds) {
     for (size_t n = n0; n < n1; n++) {
         const int8_t *c = codes + n * ldc;
         for (size_t m = 0; m < M; m++) {
-            const float *xr = x + m * ldx;
-            float sum = 0;
-            for (size_t k = 0; k < ldc; k++) sum += (float)c[k] * xr[k];
-            s[m * lds + n] = scale[n] * sum;
+            const int16_t *xr = x + m * ldx;
+            int64_t sum = 0;
+            for (size_t k = 0; k < ldc; k++) sum += (int32_t)c[k] * (int32_t)xr[k];
+            s[m * lds + n] = sum;
         }
     }
 }
 
-double ck_screen_threshold(const float *a, const float *slack, size_t n0, size_t n1, double norm, double floor) {
+void ck_screen_i8(const int16_t *xq, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
+                  size_t n0, size_t n1, int64_t *s, size_t lds) {
+    if (M == 0 || n1 <= n0) return;
+    /* At most four rows per pass keep the tiles in registers; more rows take more passes. */
+    if (M > 4) {
+        for (size_t m = 0; m < M; m += 4)
+            ck_screen_i8(xq + m * ldx, ldx, M - m < 4 ? M - m : 4, codes, ldc, n0, n1, s + m * lds, lds);
+        return;
+    }
+#ifdef CK_X86
+    int level = ck_active_level();
+    if (level >= CK_AVX512F) { screen512(xq, ldx, M, codes, ldc, n0, n1, s, lds); return; }
+    if (level >= CK_AVX2) { screen256(xq, ldx, M, codes, ldc, n0, n1, s, lds); return; }
+#endif
+    screen_portable(xq, ldx, M, codes, ldc, n0, n1, s, lds);
+}
+
+/* The screen's logit of row n, and the bound on its distance from the head's (see GreedyScreen.swift). */
+static inline double screen_logit(const ck_screen_input *in, const int64_t *s, const float *scale, size_t n) {
+    return (double)s[n] * (double)scale[n] * in->x_scale;
+}
+
+static inline double screen_bound(const ck_screen_input *in, const float *slack, const float *code_norm, double a, size_t n) {
+    return in->norm * (double)slack[n] + in->quantization * (double)code_norm[n] + 0x1p-40 * (a < 0 ? -a : a) + in->floor;
+}
+
+double ck_screen_threshold(const ck_screen_input *in, const int64_t *s, const float *scale, const float *slack,
+                           const float *code_norm, size_t n0, size_t n1) {
     double best = -__builtin_inf();
     for (size_t n = n0; n < n1; n++) {
-        double lower = (double)a[n] - (norm * (double)slack[n] + floor);
+        double a = screen_logit(in, s, scale, n), lower = a - screen_bound(in, slack, code_norm, a, n);
         best = lower > best ? lower : best;
     }
     return best;
 }
 
-size_t ck_screen_collect(const float *a, const float *slack, size_t n0, size_t n1, double norm, double floor,
-                         double threshold, int32_t *found, size_t capacity) {
+size_t ck_screen_collect(const ck_screen_input *in, const int64_t *s, const float *scale, const float *slack,
+                         const float *code_norm, size_t n0, size_t n1, double threshold, int32_t *found, size_t capacity) {
     size_t count = 0;
     for (size_t n = n0; n < n1; n++) {
-        if ((double)a[n] + (norm * (double)slack[n] + floor) < threshold) continue;
+        double a = screen_logit(in, s, scale, n);
+        if (a + screen_bound(in, slack, code_norm, a, n) < threshold) continue;
         if (count < capacity) found[count] = (int32_t)n;
         count++;
     }
@@ -164,21 +191,4 @@ int ck_screen_quantize(const float *e, size_t K, int8_t *codes, float *scale, do
     sums[1] = (n[0] + n[1]) + (n[2] + n[3]);
     sums[2] = (q2[0] + q2[1]) + (q2[2] + q2[3]);
     return 0;
-}
-
-void ck_screen_i8(const float *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc, const float *scale,
-                  size_t n0, size_t n1, float *s, size_t lds) {
-    if (M == 0 || n1 <= n0) return;
-    /* At most four rows per pass keep the tiles in registers; more rows take more passes. */
-    if (M > 4) {
-        for (size_t m = 0; m < M; m += 4)
-            ck_screen_i8(x + m * ldx, ldx, M - m < 4 ? M - m : 4, codes, ldc, scale, n0, n1, s + m * lds, lds);
-        return;
-    }
-#ifdef CK_X86
-    int level = ck_active_level();
-    if (level >= CK_AVX512F) { screen512(x, ldx, M, codes, ldc, scale, n0, n1, s, lds); return; }
-    if (level >= CK_AVX2) { screen256(x, ldx, M, codes, ldc, scale, n0, n1, s, lds); return; }
-#endif
-    screen_portable(x, ldx, M, codes, ldc, scale, n0, n1, s, lds);
 }

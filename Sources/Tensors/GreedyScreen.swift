@@ -1,36 +1,42 @@
 import CKernels
 import Foundation
 
-/// An int8 copy of an LM head `[V, K]` with, per row, a bound on how far a logit read through the copy
-/// can be from the logit the head's own product computes. A greedy decode step finds with it the few
-/// rows that can hold the largest logit, reading one byte per weight where the bf16 head reads two, and
-/// computes only those rows with the head's product: the same token as the full head, for about half of
-/// its memory traffic (the head is 23 % of Gemma-2-2B's weights, 13 % of Llama-3.1-8B's).
+/// An int8 copy of an LM head `[V, K]` with, per row, what it takes to bound how far a logit read
+/// through the copy can be from the logit the head's own product computes. A greedy decode step finds
+/// with it the few rows that can hold the largest logit, reading one byte per weight where the bf16 head
+/// reads two, and computes only those rows with the head's product: the same token as the full head, for
+/// about half of its memory traffic (the head is 23 % of Gemma-2-2B's weights, 13 % of Llama-3.1-8B's).
 ///
-/// The bound, for a head row e with scale s = max|e| / 127 and codes q = round(e / s), and an input row
-/// x as the product sees it (rounded to bf16 under `.fast`), where L is the head's logit and A the
-/// screen's:
+/// The bound. A head row e has scale s = max|e| / 127 and codes q = round(e / s); an input row x (as the
+/// product sees it: rounded to bf16 under `.fast`) has scale t = max|x| / 8191 and int16 codes
+/// p = round(x / t). The screen's logit is A = s t (q·p), with q·p an exact integer and A within 2⁻⁴⁰|A|
+/// of that product in f64. With L the head's logit:
 ///
-///     |L − x·e|    ≤ γ ‖x‖ ‖e‖          the head's f32 sums, in any order (γ = γ_{K+2}, unit roundoff 2⁻²⁴)
-///     |x·e − s x·q| ≤ ‖x‖ ‖e − s q‖      Cauchy–Schwarz
-///     |s x·q − A|   ≤ γ s ‖q‖ ‖x‖ + u|A|  the screen's f32 sums and its scale
+///     |L − x·e|        ≤ γ ‖x‖ ‖e‖       the head's f32 sums, in any order (γ = γ_{K+2}, u = 2⁻²⁴)
+///     |x·e − s x·q|    ≤ ‖x‖ ‖e − s q‖   Cauchy–Schwarz
+///     |s x·q − s t q·p| ≤ s ‖q‖ ‖x − t p‖
 ///
-/// so |L − A| ≤ ‖x‖ · slack + floor, with slack = ‖e − s q‖ + γ (‖e‖ + 2 s ‖q‖) computed in f64 and
-/// rounded up, and floor covering the subnormals `vdpbf16ps` flushes to zero. Every row whose upper
-/// bound reaches the largest lower bound is a candidate; the argmax is among them.
+/// so |L − A| ≤ ‖x‖ slack + ‖x − t p‖ codeNorm + 2⁻⁴⁰|A| + floor, with slack = ‖e − s q‖ + γ‖e‖ and
+/// codeNorm = s ‖q‖ computed in f64 and rounded up, and floor covering the subnormals `vdpbf16ps`
+/// flushes to zero. Every row whose upper bound reaches the largest lower bound is a candidate; the argmax
+/// is among them.
 public struct GreedyScreen: @unchecked Sendable {
-    /// Activation rows per call worth screening: each costs V·K multiply-adds on int8 codes widened to f32,
-    /// so by eight rows the screen's arithmetic takes as long as the full head's bf16 stream would
-    /// (2 Zen 5 cores: FMA peak 543 GFLOP/s against 46–81 GB/s, BENCHMARKS.md).
+    /// Activation rows per call worth screening. The screen's arithmetic grows with the rows while the
+    /// head's bf16 stream does not: at four rows on two Zen 5 cores it still took 11.8 against 14.7 ms.
     public static let maxRows = 4
     /// More candidates than this in a row (logits too flat to tell apart) and the full head runs instead.
     public static let maxCandidates = 4096
+    /// Largest depth K whose int32 lane sums cannot overflow (see screen.c).
+    static let maxDepth = 16384
+    /// Largest input code: 14 bits, so that two products of an int8 code and an input code fit a lane.
+    static let inputCodeLimit = 8191.0
 
     /// The weight (kept so its storage, which holds the copy, outlives this view).
     public let weight: Tensor
     private let codes: UnsafePointer<Int8>
     private let scales: UnsafePointer<Float>
     private let slack: UnsafePointer<Float>
+    private let codeNorms: UnsafePointer<Float>
     private let floor: Double
     /// Bytes between code rows (K rounded up to 64, zero-padded).
     private let stride: Int
@@ -41,9 +47,9 @@ public struct GreedyScreen: @unchecked Sendable {
     public static let tokensWorthBuilding = 256
 
     /// The screen of `weight`, kept with its storage and built now if `build` and not yet made; nil for a
-    /// weight that is not a matrix, or not built.
+    /// weight that is not a matrix (or deeper than 16384), or not built.
     public init?(weight: Tensor, build: Bool = true) {
-        guard weight.rank == 2, weight.shape[0] > 0, weight.shape[1] > 0 else { return nil }
+        guard weight.rank == 2, weight.shape[0] > 0, (1...Self.maxDepth).contains(weight.shape[1]) else { return nil }
         let rows = weight.shape[0], depth = weight.shape[1]
         let stride = (depth + 63) / 64 * 64
         let layout = Layout(rows: rows, stride: stride)
@@ -59,6 +65,7 @@ public struct GreedyScreen: @unchecked Sendable {
         floor = base.load(as: Double.self)
         scales = (base + layout.scales).assumingMemoryBound(to: Float.self)
         slack = (base + layout.slack).assumingMemoryBound(to: Float.self)
+        codeNorms = (base + layout.codeNorms).assumingMemoryBound(to: Float.self)
         codes = (base + layout.codes).assumingMemoryBound(to: Int8.self)
     }
 
@@ -68,11 +75,12 @@ public struct GreedyScreen: @unchecked Sendable {
     }
 
     private struct Layout {
-        let scales: Int, slack: Int, codes: Int, byteCount: Int
+        let scales: Int, slack: Int, codeNorms: Int, codes: Int, byteCount: Int
         init(rows: Int, stride: Int) {
             scales = 64
             slack = scales + 4 * rows
-            codes = (slack + 4 * rows + 63) / 64 * 64
+            codeNorms = slack + 4 * rows
+            codes = (codeNorms + 4 * rows + 63) / 64 * 64
             byteCount = codes + rows * stride
         }
     }
@@ -86,6 +94,7 @@ public struct GreedyScreen: @unchecked Sendable {
         }()
         let scales = (bytes + layout.scales).assumingMemoryBound(to: Float.self)
         let slack = (bytes + layout.slack).assumingMemoryBound(to: Float.self)
+        let codeNorms = (bytes + layout.codeNorms).assumingMemoryBound(to: Float.self)
         let codes = (bytes + layout.codes).assumingMemoryBound(to: Int8.self)
         let chunks = Parallel.threadCount
         var largest = [Float](repeating: 0, count: chunks)
@@ -106,14 +115,15 @@ public struct GreedyScreen: @unchecked Sendable {
                         // A row the bound cannot describe is always a candidate.
                         scales[n] = 0
                         slack[n] = .infinity
+                        codeNorms[n] = .infinity
                         continue
                     }
                     largest[chunk] = max(largest[chunk], scale * 128)
                     let (residual, norm, codeNorm) = sums
                     let s = Double(scale)
-                    let bound = (residual.squareRoot() + gamma * (norm.squareRoot() + 2 * s * codeNorm.squareRoot())) * (1 + 0x1p-20)
                     scales[n] = scale
-                    slack[n] = Float(bound).nextUp
+                    slack[n] = Float((residual.squareRoot() + gamma * norm.squareRoot()) * (1 + 0x1p-20)).nextUp
+                    codeNorms[n] = Float(s * codeNorm.squareRoot() * (1 + 0x1p-20)).nextUp
                 }
             }
         }
@@ -136,21 +146,39 @@ public struct GreedyScreen: @unchecked Sendable {
     public func candidates(_ x: UnsafePointer<Float>, ldx: Int, count: Int, precision: MatMulPrecision? = nil) -> [Candidates?] {
         let rows = weight.shape[0], depth = weight.shape[1]
         guard count > 0 else { return [] }
-        let inputs = ScratchPool.shared.take(Float.self, count: count * stride)
-        let scores = ScratchPool.shared.take(Float.self, count: count * rows)
+        let inputs = ScratchPool.shared.take(Int16.self, count: count * stride)
+        let scores = ScratchPool.shared.take(Int64.self, count: count * rows)
+        let row = ScratchPool.shared.take(Float.self, count: depth)
         defer {
             ScratchPool.shared.release(inputs)
             ScratchPool.shared.release(scores)
+            ScratchPool.shared.release(row)
         }
         let rounds = MatMul.roundsActivations(of: weight, precision: precision)
-        var norms: [Double] = []
+        var settings: [ck_screen_input?] = []
         for m in 0..<count {
+            if rounds { ck_round_to_bf16(x + m * ldx, row, depth) } else { row.update(from: x + m * ldx, count: depth) }
             let input = inputs + m * stride
-            if rounds { ck_round_to_bf16(x + m * ldx, input, depth) } else { input.update(from: x + m * ldx, count: depth) }
-            (input + depth).update(repeating: 0, count: stride - depth)
-            var sum = 0.0
-            for k in 0..<depth { sum += Double(input[k]) * Double(input[k]) }
-            norms.append(sum.squareRoot() * (1 + 0x1p-20))
+            input.update(repeating: 0, count: stride)
+            var top = 0.0, norm = 0.0
+            for k in 0..<depth {
+                let v = Double(row[k])
+                top = max(top, abs(v))
+                norm += v * v
+            }
+            guard top.isFinite, norm.isFinite, !(0..<depth).contains(where: { row[$0].isNaN }) else {
+                settings.append(nil)
+                continue
+            }
+            let scale = top / Self.inputCodeLimit
+            var residual = 0.0
+            for k in 0..<depth where scale > 0 {
+                let v = Double(row[k]), code = min(Self.inputCodeLimit, max(-Self.inputCodeLimit, (v / scale).rounded()))
+                input[k] = Int16(code)
+                residual += (v - scale * code) * (v - scale * code)
+            }
+            settings.append(ck_screen_input(x_scale: scale, norm: norm.squareRoot() * (1 + 0x1p-20),
+                                            quantization: residual.squareRoot() * (1 + 0x1p-20), floor: floor))
         }
         // Each thread screens its own run of rows and takes their lower bounds' maximum while the scores
         // are in its cache; the candidates are then gathered per run, in order.
@@ -160,10 +188,11 @@ public struct GreedyScreen: @unchecked Sendable {
         lowest.withUnsafeMutableBufferPointer { lowest in
             Parallel.forEach(parts) { p in
                 let range = part(p)
-                ck_screen_i8(inputs, stride, count, codes, stride, scales, range.lowerBound, range.upperBound, scores, rows)
-                for m in 0..<count where norms[m].isFinite {
-                    lowest[p * count + m] = ck_screen_threshold(scores + m * rows, slack, range.lowerBound, range.upperBound,
-                                                                norms[m], floor)
+                ck_screen_i8(inputs, stride, count, codes, stride, range.lowerBound, range.upperBound, scores, rows)
+                for m in 0..<count {
+                    guard var setting = settings[m] else { continue }
+                    lowest[p * count + m] = ck_screen_threshold(&setting, scores + m * rows, scales, slack, codeNorms,
+                                                                range.lowerBound, range.upperBound)
                 }
             }
         }
@@ -174,11 +203,12 @@ public struct GreedyScreen: @unchecked Sendable {
             totals.withUnsafeMutableBufferPointer { totals in
                 Parallel.forEach(parts) { p in
                     let range = part(p)
-                    for m in 0..<count where norms[m].isFinite && thresholds[m].isFinite {
+                    for m in 0..<count where thresholds[m].isFinite {
+                        guard var setting = settings[m] else { continue }
                         var rowsFound = [Int32](repeating: 0, count: Self.maxCandidates + 1)
                         let total = rowsFound.withUnsafeMutableBufferPointer {
-                            ck_screen_collect(scores + m * rows, slack, range.lowerBound, range.upperBound, norms[m], floor,
-                                              thresholds[m], $0.baseAddress!, $0.count)
+                            ck_screen_collect(&setting, scores + m * rows, scales, slack, codeNorms, range.lowerBound,
+                                              range.upperBound, thresholds[m], $0.baseAddress!, $0.count)
                         }
                         rowsFound.removeSubrange(min(total, rowsFound.count)...)
                         found[p * count + m] = rowsFound
@@ -188,7 +218,7 @@ public struct GreedyScreen: @unchecked Sendable {
             }
         }
         return (0..<count).map { m in
-            guard norms[m].isFinite, thresholds[m].isFinite,
+            guard settings[m] != nil, thresholds[m].isFinite,
                   (0..<parts).reduce(0, { $0 + totals[$1 * count + m] }) <= Self.maxCandidates else { return nil }
             return Candidates(rows: (0..<parts).flatMap { found[$0 * count + m].map(Int.init) }, threshold: thresholds[m])
         }

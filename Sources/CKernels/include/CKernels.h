@@ -50,26 +50,29 @@ int ck_linear_bf16x_packed(const uint16_t *x, size_t ldx, const uint16_t *packed
                            float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
 
 /*
- * s[m, n] = scale[n] * sum_k codes[n, k] * x[m, k] for m in [0, M), n in [n0, n1): an int8 copy of a
- * weight against f32 rows (the greedy screen, Tensors/GreedyScreen.swift). codes rows are ldc bytes apart
- * (a multiple of 64, zero past K); x rows hold ldc floats, zero past K. Sums in any order.
+ * The greedy screen (Tensors/GreedyScreen.swift). ck_screen_i8: s[m, n] = sum_k codes[n, k] * xq[m, k]
+ * for m in [0, M), n in [n0, n1), exact for |xq| <= 8191 and K <= 16384; codes rows are ldc bytes
+ * apart (a multiple of 64, zero past K), xq rows ldx int16 apart holding ldc values.
  */
-void ck_screen_i8(const float *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc, const float *scale,
-                  size_t n0, size_t n1, float *s, size_t lds);
+void ck_screen_i8(const int16_t *xq, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
+                  size_t n0, size_t n1, int64_t *s, size_t lds);
 /*
- * One row e[0, K) of that copy: codes[k] = round(e[k] / scale) with *scale = max|e| / 127, and in f64
+ * One row e[0, K) of the int8 copy: codes[k] = round(e[k] / scale) with *scale = max|e| / 127, and in f64
  * sums[0] = ||e - scale * codes||^2, sums[1] = ||e||^2, sums[2] = ||codes||^2 (the f64 sums' own error is
  * far below the 2^-20 margin the caller adds). Returns -1, writing nothing, when e holds a NaN or infinity.
  */
 int ck_screen_quantize(const float *e, size_t K, int8_t *codes, float *scale, double sums[3]);
 /*
- * The screen's selection over rows [n0, n1) of scores a with bounds norm * slack[n] + floor (in f64):
- * ck_screen_threshold returns the largest lower bound; ck_screen_collect writes (up to capacity) the rows
- * whose upper bound is not below threshold (NaN counts as not below) and returns how many there are.
+ * One input row's numbers for the selection: the screen's logit of row n is a = s[n] * scale[n] * x_scale,
+ * within norm * slack[n] + quantization * code_norm[n] + 2^-40 |a| + floor of the head's. ck_screen_threshold
+ * returns the largest lower bound over [n0, n1); ck_screen_collect writes (up to capacity) the rows whose
+ * upper bound is not below threshold and returns how many there are.
  */
-double ck_screen_threshold(const float *a, const float *slack, size_t n0, size_t n1, double norm, double floor);
-size_t ck_screen_collect(const float *a, const float *slack, size_t n0, size_t n1, double norm, double floor,
-                         double threshold, int32_t *found, size_t capacity);
+typedef struct { double x_scale, norm, quantization, floor; } ck_screen_input;
+double ck_screen_threshold(const ck_screen_input *in, const int64_t *s, const float *scale, const float *slack,
+                           const float *code_norm, size_t n0, size_t n1);
+size_t ck_screen_collect(const ck_screen_input *in, const int64_t *s, const float *scale, const float *slack,
+                         const float *code_norm, size_t n0, size_t n1, double threshold, int32_t *found, size_t capacity);
 
 /*
  * The packed layout: columns in groups of 16 and k in pairs, group g's pair p at
