@@ -110,8 +110,11 @@ public final class LanguageModel: @unchecked Sendable {
     /// that exists. Returns the bytes it holds.
     @discardableResult
     public func prepareGreedyScreen() -> Int {
-        GreedyScreen(weight: weights.head) == nil ? 0 : GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1])
+        GreedyScreen(weight: weights.head) == nil ? 0 : greedyScreenByteCount
     }
+
+    /// Bytes the greedy screen takes once built (what a memory plan adds for long greedy generations).
+    public var greedyScreenByteCount: Int { GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1]) }
 
     /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
     public func forward(tokens: [[Int]], hooks: [ResidualHook] = [], logits: LogitPositions = .lastPosition) throws -> [Tensor] {

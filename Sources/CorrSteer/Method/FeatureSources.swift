@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModels
+import Tensors
 import SparseAutoencoders
 
 /// Resolves which layers a run reads and how (method §2): the SAE of each layer at the site it was
@@ -15,10 +16,12 @@ public enum FeatureSources {
         public let neuronpediaIDs: [Int: String]
     }
 
-    /// `memory` and `capturedRowsPerBatch` (rows a batch captures per layer) decide how the encoders are
-    /// held; see `CollectionMemoryPlan`.
+    /// `memory`, `capturedRowsPerBatch` (rows a batch captures per layer) and `maxNewTokens` (long greedy
+    /// generations add the LM head's greedy screen) decide how the encoders are held; see
+    /// `CollectionMemoryPlan`.
     public static func resolve(configuration: CollectionConfiguration, model: LanguageModel,
                                memory: CollectionMemoryPlan.Request = .auto, capturedRowsPerBatch: Int = 0,
+                               maxNewTokens: Int = 0,
                                budgetBytes: Int = CollectionMemoryPlan.defaultBudget()) throws -> Resolved {
         let layerCount = model.config.layerCount
         let hidden = model.config.hiddenSize
@@ -71,7 +74,8 @@ public enum FeatureSources {
         }
         let widths = layers.map { surveyed[$0]!.width }
         let plan = try CollectionMemoryPlan.choose(memory, sizes: .init(
-            modelBytes: model.weightByteCount, encoderBytes: layers.map { surveyed[$0]!.bytes },
+            modelBytes: model.weightByteCount + (maxNewTokens >= GreedyScreen.tokensWorthBuilding ? model.greedyScreenByteCount : 0),
+            encoderBytes: layers.map { surveyed[$0]!.bytes },
             statisticsBytes: CollectionMemoryPlan.statisticsBytes(widths: widths, hiddenSize: hidden, histograms: configuration.mutualInformation),
             capturedRowsPerBatch: capturedRowsPerBatch, hiddenSize: hidden, widestSAE: widths.max() ?? 0), budgetBytes: budgetBytes)
         let sources = try layers.map { layer -> FeatureSource in

@@ -68,7 +68,8 @@ public struct CollectionRun {
         // on the prompt's.
         let rowsPerSample = task.descriptor.maxNewTokens + 1 + (configuration.positions == .all ? 512 : 0)
         let resolved = try FeatureSources.resolve(configuration: configuration, model: context.model, memory: memoryPlan,
-                                                  capturedRowsPerBatch: configuration.batchSize * rowsPerSample)
+                                                  capturedRowsPerBatch: configuration.batchSize * rowsPerSample,
+                                                  maxNewTokens: task.descriptor.maxNewTokens)
         if let plan = resolved.memoryPlan { onMemoryPlan(plan) }
         var train = task.splits.train
         if let shard = configuration.shard { train = Array(train[shard.range(of: train.count)]) }
