@@ -1,6 +1,6 @@
 /*
  * The greedy screen's product: s[m, n] = sum_k codes[n, k] * xq[m, k], an int8 copy of the LM head against
- * a few activation rows quantized to int16 (|xq| <= CK_SCREEN_XQ_MAX). It reads one byte per weight where
+ * a few activation rows quantized to int16 (|xq| <= 8191). It reads one byte per weight where
  * the head reads two, which is what a bandwidth-bound decode step pays for. The sums are exact integers,
  * so every path gives the same numbers; the caller bounds the quantization (Tensors/GreedyScreen.swift).
  * The widened products run as pairs (vpmaddwd: two int8 x int16 products summed into an int32 lane);
@@ -16,7 +16,7 @@
 #include <immintrin.h>
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#define T256 __attribute__((target("avx2,fma")))
+#define T256 __attribute__((target("avx2")))
 
 /* R code rows, `apart` rows from one another, against M activation rows, 32 k per step. */
 T512 static inline __attribute__((always_inline)) void tile512(const int M, const int R, const int16_t *x, size_t ldx,
@@ -38,24 +38,6 @@ T512 static inline __attribute__((always_inline)) void tile512(const int M, cons
         _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + (size_t)r * apart] = 
                 _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[r][m])),
                                                          _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[r][m], 1))));
-}
-
-T512 static void screen512(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
-                           size_t n0, size_t n1, int64_t *s, size_t lds) {
-    /* Four streams: a tile takes one row from each quarter of the range, so four far-apart runs of the
-       codes are in flight at once (one sequential run per core read 55 against 82 GB/s for the head). */
-    const size_t quarter = (n1 - n0) / 4;
-    size_t n = n0;
-#define ROWS(m)                                                                                        \
-    for (; n < n0 + quarter; n++) tile512(m, 4, x, ldx, codes + n * ldc, ldc, quarter, s + n, lds);   \
-    for (n = n0 + 4 * quarter; n < n1; n++) tile512(m, 1, x, ldx, codes + n * ldc, ldc, 0, s + n, lds);
-    switch (M) {
-    case 1: ROWS(1) break;
-    case 2: ROWS(2) break;
-    case 3: ROWS(3) break;
-    default: ROWS(4) break;
-    }
-#undef ROWS
 }
 
 T256 static inline __attribute__((always_inline)) int64_t sum256(__m256i v) {
@@ -84,23 +66,29 @@ T256 static inline __attribute__((always_inline)) void tile256(const int M, cons
         _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + (size_t)r * apart] = sum256(acc[r][m]);
 }
 
-T256 static void screen256(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,
-                           size_t n0, size_t n1, int64_t *s, size_t lds) {
-    /* Four streams: a tile takes one row from each quarter of the range, so four far-apart runs of the
-       codes are in flight at once (one sequential run per core read 55 against 82 GB/s for the head). */
-    const size_t quarter = (n1 - n0) / 4;
-    size_t n = n0;
-#define ROWS(m)                                                                                        \
-    for (; n < n0 + quarter; n++) tile256(m, 4, x, ldx, codes + n * ldc, ldc, quarter, s + n, lds);   \
-    for (n = n0 + 4 * quarter; n < n1; n++) tile256(m, 1, x, ldx, codes + n * ldc, ldc, 0, s + n, lds);
-    switch (M) {
-    case 1: ROWS(1) break;
-    case 2: ROWS(2) break;
-    case 3: ROWS(3) break;
-    default: ROWS(4) break;
+/*
+ * A driver per vector width. Four streams: a tile takes one row from each quarter of the range, so four
+ * far-apart runs of the codes are in flight at once (one sequential run per core read 55 against 82 GB/s
+ * for the head).
+ */
+#define SCREEN_ROWS(tile, m)                                                                                \
+    for (size_t n = n0; n < n0 + quarter; n++) tile(m, 4, x, ldx, codes + n * ldc, ldc, quarter, s + n, lds); \
+    for (size_t n = n0 + 4 * quarter; n < n1; n++) tile(m, 1, x, ldx, codes + n * ldc, ldc, 0, s + n, lds);
+#define SCREEN_DRIVER(target, name, tile)                                                                   \
+    target static void name(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,        \
+                            size_t n0, size_t n1, int64_t *s, size_t lds) {                                 \
+        const size_t quarter = (n1 - n0) / 4;                                                               \
+        switch (M) {                                                                                        \
+        case 1: SCREEN_ROWS(tile, 1) break;                                                                 \
+        case 2: SCREEN_ROWS(tile, 2) break;                                                                 \
+        case 3: SCREEN_ROWS(tile, 3) break;                                                                 \
+        default: SCREEN_ROWS(tile, 4) break;                                                                \
+        }                                                                                                   \
     }
-#undef ROWS
-}
+SCREEN_DRIVER(T512, screen512, tile512)
+SCREEN_DRIVER(T256, screen256, tile256)
+#undef SCREEN_DRIVER
+#undef SCREEN_ROWS
 #endif
 
 static void screen_portable(const int16_t *x, size_t ldx, size_t M, const int8_t *codes, size_t ldc,

@@ -63,7 +63,7 @@ struct OutputHead {
         guard best >= 0 else { return nil }
         if let cap = softcap {
             // Rows outside have raw logits below the threshold. Capping is monotone up to its rounding
-            // (a few ulps of `cap`, ActivationKernelTests), and may squeeze logits close together onto one
+            // (within 8 ulps of `cap`, GreedyScreenTests), and may squeeze logits close together onto one
             // value; the winner must clear the capped threshold by more than that rounding.
             var limit = Float(found.threshold)
             if Double(limit) < found.threshold { limit = limit.nextUp }

@@ -1,5 +1,4 @@
 import CKernels
-import Foundation
 
 /// An int8 copy of an LM head `[V, K]` with, per row, what it takes to bound how far a logit read
 /// through the copy can be from the logit the head's own product computes. A greedy decode step finds
@@ -22,7 +21,8 @@ import Foundation
 /// is among them.
 public struct GreedyScreen: @unchecked Sendable {
     /// Activation rows per call worth screening. The screen's arithmetic grows with the rows while the
-    /// head's bf16 stream does not: at four rows on two Zen 5 cores it still took 11.8 against 14.7 ms.
+    /// head's bf16 stream does not: at four rows on two Zen 5 cores it still took 9.5–12.7 ms against
+    /// 15.1–16.2 for Gemma-2-2B's head.
     public static let maxRows = 4
     /// More candidates than this in a row (logits too flat to tell apart) and the full head runs instead.
     public static let maxCandidates = 4096
@@ -42,8 +42,8 @@ public struct GreedyScreen: @unchecked Sendable {
     private let stride: Int
 
     /// Greedy requests for at least this many new tokens build the screen; shorter ones use it only if
-    /// it exists. Building costs about 0.7 s on two Zen 5 cores (2.7 s where the OS must first compact
-    /// memory for its 2 MB pages) and saves about 7–10 ms per step at Gemma-2-2B's shape.
+    /// it exists. At Gemma-2-2B's shape on two Zen 5 cores building took 1.6–2.2 s (most of it the OS
+    /// handing over 593 MB of fresh 2 MB pages) and saved about 7 ms per step.
     public static let tokensWorthBuilding = 256
 
     /// The screen of `weight`, kept with its storage and built now if `build` and not yet made; nil for a

@@ -96,8 +96,34 @@ final class GreedyScreenTests: KernelPathTestCase {
                     }
                     // The screen must also be worth having: on ordinary inputs it leaves a handful of rows.
                     XCTAssertGreaterThanOrEqual(narrow, 5, "\(path) \(dtype) \(precision)")
+                    // Rows screened together (more than the four one pass takes) get what each gets alone.
+                    let together = screen.candidates(inputs.flatMap { $0 }, ldx: k, count: inputs.count, precision: precision)
+                    for (t, x) in inputs.enumerated() {
+                        let alone = screen.candidates(x, ldx: k, count: 1, precision: precision)[0]
+                        XCTAssertEqual(together[t]?.rows, alone?.rows, "\(path) \(dtype) \(precision) input \(t)")
+                        XCTAssertEqual(together[t]?.threshold, alone?.threshold, "\(path) \(dtype) \(precision) input \(t)")
+                    }
                 }
             }
+        }
+    }
+
+    /// `OutputHead` lets a soft-capped winner stand only 16 ulps of the cap clear of the capped threshold,
+    /// which holds if capping never drops by more than that as its input rises.
+    func testSoftCappingIsMonotoneWithinEightUlpsOfTheCap() {
+        var rng = Normal(state: 17)
+        for cap: Float in [30, 50] {
+            var xs = (0..<200_000).map { _ in rng.next() * cap * 2 }
+            xs += (0..<20_000).map { Float($0) * 1e-4 }
+            xs.sort()
+            var ys = xs
+            Activations.softcap(&ys, count: ys.count, cap: cap)
+            var highest = -Float.infinity, worstDrop: Float = 0
+            for y in ys {
+                worstDrop = max(worstDrop, highest - y)
+                highest = max(highest, y)
+            }
+            XCTAssertLessThanOrEqual(worstDrop, 8 * cap.ulp, "cap \(cap)")
         }
     }
 
