@@ -16,8 +16,8 @@ import CKernels
 ///     |s x·q − s t q·p| ≤ s ‖q‖ ‖x − t p‖
 ///
 /// so |L − A| ≤ ‖x‖ slack + ‖x − t p‖ codeNorm + 2⁻⁴⁰|A| + floor, with slack = ‖e − s q‖ + γ‖e‖ and
-/// codeNorm = s ‖q‖ computed in f64 and rounded up, and floor covering the subnormals `vdpbf16ps`
-/// flushes to zero. Every row whose upper bound reaches the largest lower bound is a candidate; the argmax
+/// codeNorm = s ‖q‖ computed in f64 and rounded up (slack also covers subnormal weights), and floor
+/// covering the subnormal inputs and partial sums `vdpbf16ps` flushes to zero. Every row whose upper bound reaches the largest lower bound is a candidate; the argmax
 /// is among them.
 public struct GreedyScreen: @unchecked Sendable {
     /// Activation rows per call worth screening. The screen's arithmetic grows with the rows while the
@@ -92,6 +92,7 @@ public struct GreedyScreen: @unchecked Sendable {
             let nu = Double(depth + 2) * 0x1p-24
             return nu / (1 - nu)
         }()
+        let subnormalWeights = Double(depth).squareRoot() * 0x1p-126
         let scales = (bytes + layout.scales).assumingMemoryBound(to: Float.self)
         let slack = (bytes + layout.slack).assumingMemoryBound(to: Float.self)
         let codeNorms = (bytes + layout.codeNorms).assumingMemoryBound(to: Float.self)
@@ -122,12 +123,13 @@ public struct GreedyScreen: @unchecked Sendable {
                     let (residual, norm, codeNorm) = sums
                     let s = Double(scale)
                     scales[n] = scale
-                    slack[n] = Float((residual.squareRoot() + gamma * norm.squareRoot()) * (1 + 0x1p-20)).nextUp
+                    // The last term: weights below 2⁻¹²⁶ that `vdpbf16ps` reads as zero (Σ|x_k| 2⁻¹²⁶ ≤ √K ‖x‖ 2⁻¹²⁶).
+                    slack[n] = Float((residual.squareRoot() + gamma * norm.squareRoot() + subnormalWeights) * (1 + 0x1p-20)).nextUp
                     codeNorms[n] = Float(s * codeNorm.squareRoot() * (1 + 0x1p-20)).nextUp
                 }
             }
         }
-        // Each of the K steps of a sum may flush a subnormal (an input or a partial sum) to zero.
+        // Each of the K steps of a sum may flush a subnormal input or partial sum to zero.
         let top = Double(largest.max() ?? 0)
         bytes.storeBytes(of: 4 * Double(depth) * 0x1p-126 * (top + 1), as: Double.self)
     }
