@@ -35,10 +35,15 @@ struct OutputHead {
         }
         let rest = picks.indices.filter { picks[$0] == nil }
         guard !rest.isEmpty else { return picks.map { $0! } }
-        let gathered = ScratchPool.shared.take(Float.self, count: rest.count * d)
-        defer { ScratchPool.shared.release(gathered) }
-        for (i, m) in rest.enumerated() { (gathered + i * d).update(from: x + m * d, count: d) }
-        let all = logits(gathered, rows: rest.count)
+        let all: [Float]
+        if rest.count == rows {
+            all = logits(x, rows: rows)
+        } else {
+            let gathered = ScratchPool.shared.take(Float.self, count: rest.count * d)
+            defer { ScratchPool.shared.release(gathered) }
+            for (i, m) in rest.enumerated() { (gathered + i * d).update(from: x + m * d, count: d) }
+            all = logits(gathered, rows: rest.count)
+        }
         all.withUnsafeBufferPointer { values in
             for (i, m) in rest.enumerated() {
                 picks[m] = TokenSampler.argmax(UnsafeBufferPointer(rebasing: values[(i * vocabulary)..<((i + 1) * vocabulary)]))

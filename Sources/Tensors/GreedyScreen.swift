@@ -50,9 +50,7 @@ public struct GreedyScreen: @unchecked Sendable {
     /// weight that is not a matrix (or deeper than 16384), or not built.
     public init?(weight: Tensor, build: Bool = true) {
         guard weight.rank == 2, weight.shape[0] > 0, (1...Self.maxDepth).contains(weight.shape[1]) else { return nil }
-        let rows = weight.shape[0], depth = weight.shape[1]
-        let stride = (depth + 63) / 64 * 64
-        let layout = Layout(rows: rows, stride: stride)
+        let layout = Layout(rows: weight.shape[0], depth: weight.shape[1])
         // Keys of derived copies name the part and the layout: packed bf16 copies use the byte offset.
         let key = -1 - weight.byteOffset
         let existing = weight.storage.existingDerivedCopy(key: key)
@@ -61,7 +59,7 @@ public struct GreedyScreen: @unchecked Sendable {
             Self.build(weight, layout: layout, into: bytes)
         }
         self.weight = weight
-        self.stride = stride
+        stride = layout.stride
         floor = base.load(as: Double.self)
         scales = (base + layout.scales).assumingMemoryBound(to: Float.self)
         slack = (base + layout.slack).assumingMemoryBound(to: Float.self)
@@ -71,12 +69,13 @@ public struct GreedyScreen: @unchecked Sendable {
 
     /// Bytes of the copy for a `[rows, depth]` weight (what a memory plan must add when decoding greedily).
     public static func byteCount(rows: Int, depth: Int) -> Int {
-        Layout(rows: rows, stride: (depth + 63) / 64 * 64).byteCount
+        Layout(rows: rows, depth: depth).byteCount
     }
 
     private struct Layout {
-        let scales: Int, slack: Int, codeNorms: Int, codes: Int, byteCount: Int
-        init(rows: Int, stride: Int) {
+        let stride: Int, scales: Int, slack: Int, codeNorms: Int, codes: Int, byteCount: Int
+        init(rows: Int, depth: Int) {
+            stride = (depth + 63) / 64 * 64
             scales = 64
             slack = scales + 4 * rows
             codeNorms = slack + 4 * rows
@@ -86,8 +85,7 @@ public struct GreedyScreen: @unchecked Sendable {
     }
 
     private static func build(_ weight: Tensor, layout: Layout, into bytes: UnsafeMutableRawPointer) {
-        let rows = weight.shape[0], depth = weight.shape[1]
-        let stride = (depth + 63) / 64 * 64
+        let rows = weight.shape[0], depth = weight.shape[1], stride = layout.stride
         let gamma: Double = {
             let nu = Double(depth + 2) * 0x1p-24
             return nu / (1 - nu)
@@ -168,7 +166,8 @@ public struct GreedyScreen: @unchecked Sendable {
                 top = max(top, abs(v))
                 norm += v * v
             }
-            guard top.isFinite, norm.isFinite, !(0..<depth).contains(where: { row[$0].isNaN }) else {
+            // A NaN or infinity in the row makes the sum of squares NaN or infinite.
+            guard norm.isFinite else {
                 settings.append(nil)
                 continue
             }
