@@ -4,9 +4,14 @@
  *
  *   kernel_bench [--path portable|avx2|avx512f|avx512bf16] [--threads 2] [--m 1,8,128,512]
  *                [--shapes gemma|NxK,...] [--ops exact,fast,f32w,gemm] [--check] [--openblas]
+ *   kernel_bench --decode-step avx512f,avx2,... [--m 1] [--threads 2]
  *
  * Prints one line per (op, shape, M): milliseconds (best of several runs), GFLOP/s and weight GB/s.
  * --check compares every output with a float64 product of the same (rounded) inputs.
+ * --decode-step runs the exact products of whole decode steps of a Gemma-2-2B-shaped model (26 layers
+ * of bf16 weights, 4.05 GB, so every step reads them from memory), the listed kernel paths taking turns
+ * step by step so that a shared host's bandwidth swings reach them alike; prints each path's median and
+ * best step and the weight GB/s they imply.
  */
 #include "CKernels.h"
 #include <math.h>
@@ -126,8 +131,105 @@ static double check(job_t j) {
     return worst;
 }
 
+/* ---------- --decode-step ---------- */
+
+enum { STEP_LAYERS = 26, STEP_PRODUCTS = 7, STEP_ROUNDS = 12 };
+/* Per layer, N x K: q, k, v, o, gate, up, down (Gemma-2-2B). */
+static const size_t step_n[STEP_PRODUCTS] = {2048, 1024, 1024, 2304, 9216, 9216, 2304};
+static const size_t step_k[STEP_PRODUCTS] = {2304, 2304, 2304, 2048, 2304, 2304, 9216};
+
+typedef struct {
+    uint16_t *w[STEP_LAYERS][STEP_PRODUCTS];
+    float *x, *y;
+    size_t M;
+    pthread_barrier_t barrier;
+    int stop;
+} step_model;
+
+/* Persistent threads: one barrier per product, as the decoder's pool waits for every slice of one. */
+static void *step_thread(void *arg) {
+    step_model *s = *(step_model **)arg;
+    size_t t = (size_t)((step_model **)arg)[1];
+    for (;;) {
+        pthread_barrier_wait(&s->barrier);
+        if (s->stop) return NULL;
+        for (int l = 0; l < STEP_LAYERS; l++)
+            for (int p = 0; p < STEP_PRODUCTS; p++) {
+                job_t j = {OP_EXACT, s->M, step_n[p], step_k[p], t, (size_t)threads, s->x, NULL, s->w[l][p], NULL, NULL, s->y};
+                thread_main(&j);
+                pthread_barrier_wait(&s->barrier);
+            }
+    }
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int decode_step(const char *paths_arg, size_t M) {
+    const char *paths[8];
+    int npaths = 0;
+    char *list = strdup(paths_arg);
+    for (char *tok = strtok(list, ","); tok && npaths < 8; tok = strtok(NULL, ",")) {
+        if (ck_use_kernel_path(tok) != 0) { fprintf(stderr, "path %s not available\n", tok); return 2; }
+        paths[npaths++] = tok;
+    }
+    static step_model s;
+    double bytes = 0;
+    for (int l = 0; l < STEP_LAYERS; l++)
+        for (int p = 0; p < STEP_PRODUCTS; p++) {
+            size_t count = step_n[p] * step_k[p];
+            s.w[l][p] = aligned_alloc(2u << 20, (count * 2 + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1));
+#ifdef MADV_HUGEPAGE
+            madvise(s.w[l][p], count * 2, MADV_HUGEPAGE);
+#endif
+            float tmp[4096];
+            for (size_t i = 0; i < count; i += 4096) {
+                size_t c = count - i < 4096 ? count - i : 4096;
+                for (size_t j = 0; j < c; j++) tmp[j] = frand() * 0.05f;
+                ck_f32_to_bf16(tmp, s.w[l][p] + i, c);
+            }
+            bytes += (double)count * 2;
+        }
+    s.M = M;
+    s.x = malloc(M * 9216 * 4);
+    s.y = malloc(M * 9216 * 4);
+    for (size_t i = 0; i < M * 9216; i++) s.x[i] = frand();
+    pthread_barrier_init(&s.barrier, NULL, (unsigned)threads + 1);
+    pthread_t tid[16];
+    void *args[16][2];
+    for (int t = 0; t < threads; t++) {
+        args[t][0] = &s;
+        args[t][1] = (void *)(size_t)t;
+        pthread_create(&tid[t], NULL, step_thread, args[t]);
+    }
+    double times[8][STEP_ROUNDS];
+    for (int r = -1; r < STEP_ROUNDS; r++)  /* round -1 warms every path up */
+        for (int p = 0; p < npaths; p++) {
+            ck_use_kernel_path(paths[p]);
+            double t0 = now();
+            pthread_barrier_wait(&s.barrier);
+            for (int i = 0; i < STEP_LAYERS * STEP_PRODUCTS; i++) pthread_barrier_wait(&s.barrier);
+            if (r >= 0) times[p][r] = now() - t0;
+        }
+    s.stop = 1;
+    pthread_barrier_wait(&s.barrier);
+    for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
+    printf("# decode step, Gemma-2-2B products, exact kernels, M=%zu, %d threads, %.2f GB of weights, %d steps per path\n",
+           M, threads, bytes / 1e9, STEP_ROUNDS);
+    for (int p = 0; p < npaths; p++) {
+        qsort(times[p], STEP_ROUNDS, sizeof(double), compare_doubles);
+        double median = times[p][STEP_ROUNDS / 2], best = times[p][0];
+        printf("%-12s median %7.1f ms %6.1f GB/s   best %7.1f ms %6.1f GB/s\n", paths[p], median * 1e3, bytes / median / 1e9,
+               best * 1e3, bytes / best / 1e9);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL, *mlist = "1,8,128,512", *shapes_arg = "gemma", *ops_arg = "exact,fast";
+    const char *step_paths = NULL;
     int do_check = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--path") && i + 1 < argc) path = argv[++i];
@@ -136,8 +238,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes_arg = argv[++i];
         else if (!strcmp(argv[i], "--ops") && i + 1 < argc) ops_arg = argv[++i];
         else if (!strcmp(argv[i], "--check")) do_check = 1;
+        else if (!strcmp(argv[i], "--decode-step") && i + 1 < argc) step_paths = argv[++i];
         else { fprintf(stderr, "unknown argument %s\n", argv[i]); return 2; }
     }
+    if (threads < 1 || threads > 16) { fprintf(stderr, "--threads must be 1-16\n"); return 2; }
+    if (step_paths) return decode_step(step_paths, (size_t)atol(mlist) > 0 ? (size_t)atol(mlist) : 1);
     if (path && ck_use_kernel_path(path) != 0) { fprintf(stderr, "path %s not available\n", path); return 2; }
     printf("# kernel path %s (detected %s), %d threads\n", ck_kernel_path(), ck_detected_kernel_path(), threads);
 
