@@ -4,12 +4,13 @@
  *
  *   kernel_bench [--path portable|avx2|avx512f|avx512bf16] [--threads 2] [--m 1,8,128,512]
  *                [--shapes gemma|NxK,...] [--ops exact,fast,f32w,gemm] [--check] [--openblas]
- *   kernel_bench --decode-step avx512f,avx2,... [--m 1] [--threads 2]
+ *   kernel_bench --decode-step avx512f,avx2,avx512bf16:fast,... [--m 1] [--threads 2]
  *
  * Prints one line per (op, shape, M): milliseconds (best of several runs), GFLOP/s and weight GB/s.
  * --check compares every output with a float64 product of the same (rounded) inputs.
- * --decode-step runs the exact products of whole decode steps of a Gemma-2-2B-shaped model (26 layers
- * of bf16 weights, 4.05 GB, so every step reads them from memory), the listed kernel paths taking turns
+ * --decode-step runs the products of whole decode steps of a Gemma-2-2B-shaped model (26 layers of bf16
+ * weights, 4.05 GB, so every step reads them from memory; exact kernels, or with ":fast" the packed bf16
+ * kernels on bf16 activations), the listed kernel paths taking turns
  * step by step so that a shared host's bandwidth swings reach them alike; prints each path's median and
  * best step and the weight GB/s they imply.
  */
@@ -139,9 +140,10 @@ static const size_t step_n[STEP_PRODUCTS] = {2048, 1024, 1024, 2304, 9216, 9216,
 static const size_t step_k[STEP_PRODUCTS] = {2304, 2304, 2304, 2048, 2304, 2304, 9216};
 
 typedef struct {
-    uint16_t *w[STEP_LAYERS][STEP_PRODUCTS];
+    uint16_t *w[STEP_LAYERS][STEP_PRODUCTS], *packed[STEP_LAYERS][STEP_PRODUCTS], *xb;
     float *x, *y;
     size_t M;
+    int op;
     pthread_barrier_t barrier;
     int stop;
 } step_model;
@@ -155,7 +157,8 @@ static void *step_thread(void *arg) {
         if (s->stop) return NULL;
         for (int l = 0; l < STEP_LAYERS; l++)
             for (int p = 0; p < STEP_PRODUCTS; p++) {
-                job_t j = {OP_EXACT, s->M, step_n[p], step_k[p], t, (size_t)threads, s->x, NULL, s->w[l][p], NULL, NULL, s->y};
+                job_t j = {s->op, s->M, step_n[p], step_k[p], t, (size_t)threads, s->x, s->xb, s->w[l][p],
+                           s->packed[l][p], NULL, s->y};
                 thread_main(&j);
                 pthread_barrier_wait(&s->barrier);
             }
@@ -168,11 +171,19 @@ static int compare_doubles(const void *a, const void *b) {
 }
 
 static int decode_step(const char *paths_arg, size_t M) {
-    const char *paths[8];
-    int npaths = 0;
+    const char *paths[8], *names[8];
+    int npaths = 0, fast[8], any_fast = 0;
     char *list = strdup(paths_arg);
     for (char *tok = strtok(list, ","); tok && npaths < 8; tok = strtok(NULL, ",")) {
-        if (ck_use_kernel_path(tok) != 0) { fprintf(stderr, "path %s not available\n", tok); return 2; }
+        names[npaths] = strdup(tok);
+        char *colon = strchr(tok, ':');
+        fast[npaths] = colon && !strcmp(colon, ":fast");
+        if (colon) *colon = 0;
+        if (ck_use_kernel_path(tok) != 0 || (fast[npaths] && strcmp(tok, "avx512bf16") != 0)) {
+            fprintf(stderr, "path %s not available\n", names[npaths]);
+            return 2;
+        }
+        any_fast |= fast[npaths];
         paths[npaths++] = tok;
     }
     static step_model s;
@@ -191,11 +202,20 @@ static int decode_step(const char *paths_arg, size_t M) {
                 ck_f32_to_bf16(tmp, s.w[l][p] + i, c);
             }
             bytes += (double)count * 2;
+            if (!any_fast) continue;
+            size_t packed = (ck_bf16_packed_count(step_n[p], step_k[p]) * 2 + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+            s.packed[l][p] = aligned_alloc(2u << 20, packed);
+#ifdef MADV_HUGEPAGE
+            madvise(s.packed[l][p], packed, MADV_HUGEPAGE);
+#endif
+            ck_pack_bf16_pairs(s.w[l][p], step_k[p], step_n[p], step_k[p], 0, (step_n[p] + 15) / 16, s.packed[l][p]);
         }
     s.M = M;
     s.x = malloc(M * 9216 * 4);
     s.y = malloc(M * 9216 * 4);
+    s.xb = calloc(M * 9216, 2);
     for (size_t i = 0; i < M * 9216; i++) s.x[i] = frand();
+    ck_f32_to_bf16(s.x, s.xb, M * 9216); /* each product reads its M rows K (or K rounded to pairs) apart */
     pthread_barrier_init(&s.barrier, NULL, (unsigned)threads + 1);
     pthread_t tid[16];
     void *args[16][2];
@@ -208,6 +228,7 @@ static int decode_step(const char *paths_arg, size_t M) {
     for (int r = -1; r < STEP_ROUNDS; r++)  /* round -1 warms every path up */
         for (int p = 0; p < npaths; p++) {
             ck_use_kernel_path(paths[p]);
+            s.op = fast[p] ? OP_FAST : OP_EXACT;
             double t0 = now();
             pthread_barrier_wait(&s.barrier);
             for (int i = 0; i < STEP_LAYERS * STEP_PRODUCTS; i++) pthread_barrier_wait(&s.barrier);
@@ -216,12 +237,12 @@ static int decode_step(const char *paths_arg, size_t M) {
     s.stop = 1;
     pthread_barrier_wait(&s.barrier);
     for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
-    printf("# decode step, Gemma-2-2B products, exact kernels, M=%zu, %d threads, %.2f GB of weights, %d steps per path\n",
+    printf("# decode step, Gemma-2-2B products, M=%zu, %d threads, %.2f GB of weights, %d steps per path\n",
            M, threads, bytes / 1e9, STEP_ROUNDS);
     for (int p = 0; p < npaths; p++) {
         qsort(times[p], STEP_ROUNDS, sizeof(double), compare_doubles);
         double median = times[p][STEP_ROUNDS / 2], best = times[p][0];
-        printf("%-12s median %7.1f ms %6.1f GB/s   best %7.1f ms %6.1f GB/s\n", paths[p], median * 1e3, bytes / median / 1e9,
+        printf("%-17s median %7.1f ms %6.1f GB/s   best %7.1f ms %6.1f GB/s\n", names[p], median * 1e3, bytes / median / 1e9,
                best * 1e3, bytes / best / 1e9);
     }
     return 0;
