@@ -307,8 +307,9 @@ public enum MatMul {
     }
 
     /// Raised whenever a kernel's speed changes, so that `auto` precision timings cached by an older
-    /// kernel on the same CPU and version are measured again (2: bf16 products on packed weights).
-    public static let kernelRevision = 2
+    /// kernel on the same CPU and version are measured again (2: bf16 products on packed weights; 3: the
+    /// AVX-512 f32-activation kernels' one-row tiles).
+    public static let kernelRevision = 3
 
     /// Which SIMD path the kernels use: "avx512bf16", "avx512f", "avx2" or "portable".
     public static var kernelPath: String { String(cString: ck_kernel_path()) }

@@ -148,7 +148,10 @@ typedef struct {
     int stop;
 } step_model;
 
-/* Persistent threads: one barrier per product, as the decoder's pool waits for every slice of one. */
+/*
+ * Persistent threads, one barrier per product as the decoder's pool waits for every slice of one; each
+ * thread takes one contiguous run of 32-column panels, as MatMul.linear slices products of 8 rows or fewer.
+ */
 static void *step_thread(void *arg) {
     step_model *s = *(step_model **)arg;
     size_t t = (size_t)((step_model **)arg)[1];
@@ -157,9 +160,11 @@ static void *step_thread(void *arg) {
         if (s->stop) return NULL;
         for (int l = 0; l < STEP_LAYERS; l++)
             for (int p = 0; p < STEP_PRODUCTS; p++) {
-                job_t j = {s->op, s->M, step_n[p], step_k[p], t, (size_t)threads, s->x, s->xb, s->w[l][p],
-                           s->packed[l][p], NULL, s->y};
-                thread_main(&j);
+                size_t panels = (step_n[p] + 31) / 32, n0 = panels * t / (size_t)threads * 32,
+                       n1 = panels * (t + 1) / (size_t)threads * 32;
+                job_t j = {s->op, s->M, step_n[p], step_k[p], n0, n1 < step_n[p] ? n1 : step_n[p], s->x, s->xb,
+                           s->w[l][p], s->packed[l][p], NULL, s->y};
+                if (j.n0 < j.n1) run_slice(&j);
                 pthread_barrier_wait(&s->barrier);
             }
     }
