@@ -10,9 +10,9 @@
  * --check compares every output with a float64 product of the same (rounded) inputs.
  * --decode-step runs the products of whole decode steps of a Gemma-2-2B-shaped model (26 layers of bf16
  * weights, 4.05 GB, so every step reads them from memory; exact kernels, or with ":fast" the packed bf16
- * kernels on bf16 activations), the listed kernel paths taking turns
- * step by step so that a shared host's bandwidth swings reach them alike; prints each path's median and
- * best step and the weight GB/s they imply.
+ * kernels on bf16 activations), the listed kernel paths taking turns step by step so that a shared
+ * host's bandwidth swings reach them alike; prints each path's median and best step and the weight GB/s
+ * they imply.
  */
 #include "CKernels.h"
 #include <math.h>
@@ -148,13 +148,15 @@ typedef struct {
     int stop;
 } step_model;
 
+typedef struct { step_model *model; size_t thread; } step_worker;
+
 /*
  * Persistent threads, one barrier per product as the decoder's pool waits for every slice of one; each
  * thread takes one contiguous run of 32-column panels, as MatMul.linear slices products of 8 rows or fewer.
  */
 static void *step_thread(void *arg) {
-    step_model *s = *(step_model **)arg;
-    size_t t = (size_t)((step_model **)arg)[1];
+    step_model *s = ((step_worker *)arg)->model;
+    size_t t = ((step_worker *)arg)->thread;
     for (;;) {
         pthread_barrier_wait(&s->barrier);
         if (s->stop) return NULL;
@@ -197,6 +199,7 @@ static int decode_step(const char *paths_arg, size_t M) {
         for (int p = 0; p < STEP_PRODUCTS; p++) {
             size_t count = step_n[p] * step_k[p];
             s.w[l][p] = aligned_alloc(2u << 20, (count * 2 + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1));
+            if (!s.w[l][p]) { fprintf(stderr, "out of memory for the decode step's weights\n"); return 2; }
 #ifdef MADV_HUGEPAGE
             madvise(s.w[l][p], count * 2, MADV_HUGEPAGE);
 #endif
@@ -210,6 +213,7 @@ static int decode_step(const char *paths_arg, size_t M) {
             if (!any_fast) continue;
             size_t packed = (ck_bf16_packed_count(step_n[p], step_k[p]) * 2 + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
             s.packed[l][p] = aligned_alloc(2u << 20, packed);
+            if (!s.packed[l][p]) { fprintf(stderr, "out of memory for the packed weights\n"); return 2; }
 #ifdef MADV_HUGEPAGE
             madvise(s.packed[l][p], packed, MADV_HUGEPAGE);
 #endif
@@ -223,11 +227,10 @@ static int decode_step(const char *paths_arg, size_t M) {
     ck_f32_to_bf16(s.x, s.xb, M * 9216); /* each product reads its M rows K (or K rounded to pairs) apart */
     pthread_barrier_init(&s.barrier, NULL, (unsigned)threads + 1);
     pthread_t tid[16];
-    void *args[16][2];
+    step_worker workers[16];
     for (int t = 0; t < threads; t++) {
-        args[t][0] = &s;
-        args[t][1] = (void *)(size_t)t;
-        pthread_create(&tid[t], NULL, step_thread, args[t]);
+        workers[t] = (step_worker){&s, (size_t)t};
+        pthread_create(&tid[t], NULL, step_thread, &workers[t]);
     }
     double times[8][STEP_ROUNDS];
     for (int r = -1; r < STEP_ROUNDS; r++)  /* round -1 warms every path up */
