@@ -35,7 +35,7 @@ T512 static inline __attribute__((always_inline)) void tile512(const int M, cons
         }
     }
     _Pragma("unroll") for (int r = 0; r < R; r++)
-        _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + (size_t)r * apart] = 
+        _Pragma("unroll") for (int m = 0; m < M; m++) s[(size_t)m * lds + (size_t)r * apart] =
                 _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[r][m])),
                                                          _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[r][m], 1))));
 }

@@ -84,7 +84,7 @@ public struct Generator: Sendable {
             let sequences = segments.filter(\.endsInput).map(\.sequence)
             if greedy {
                 let picks = try run.greedyPass(tokens: tokens, segments: segments, step: step,
-                                               buildScreen: request.maxNewTokens >= GreedyScreen.tokensWorthBuilding)
+                                               buildScreen: GreedyScreen.isWorthBuilding(forNewTokens: request.maxNewTokens))
                 for (s, index) in zip(sequences, picks) { accept(index, sequence: s) }
                 return
             }

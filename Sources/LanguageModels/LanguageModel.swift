@@ -110,11 +110,15 @@ public final class LanguageModel: @unchecked Sendable {
     /// that exists. Returns the bytes it holds.
     @discardableResult
     public func prepareGreedyScreen() -> Int {
-        GreedyScreen(weight: weights.head) == nil ? 0 : greedyScreenByteCount
+        GreedyScreen(weight: weights.head) == nil ? 0 : GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1])
     }
 
-    /// Bytes the greedy screen takes once built (what a memory plan adds for long greedy generations).
-    public var greedyScreenByteCount: Int { GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1]) }
+    /// Bytes the greedy screen adds when generating `newTokens` tokens greedily (0 where none is built):
+    /// what a memory plan must leave room for.
+    public func greedyScreenByteCount(forNewTokens newTokens: Int) -> Int {
+        guard GreedyScreen.isWorthBuilding(forNewTokens: newTokens) else { return 0 }
+        return GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1])
+    }
 
     /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
     public func forward(tokens: [[Int]], hooks: [ResidualHook] = [], logits: LogitPositions = .lastPosition) throws -> [Tensor] {

@@ -17,8 +17,8 @@ import CKernels
 ///
 /// so |L − A| ≤ ‖x‖ slack + ‖x − t p‖ codeNorm + 2⁻⁴⁰|A| + floor, with slack = ‖e − s q‖ + γ‖e‖ and
 /// codeNorm = s ‖q‖ computed in f64 and rounded up (slack also covers subnormal weights), and floor
-/// covering the subnormal inputs and partial sums `vdpbf16ps` flushes to zero. Every row whose upper bound reaches the largest lower bound is a candidate; the argmax
-/// is among them.
+/// covering the subnormal inputs and partial sums `vdpbf16ps` flushes to zero. Every row whose upper
+/// bound reaches the largest lower bound is a candidate; the argmax is among them.
 public struct GreedyScreen: @unchecked Sendable {
     /// Activation rows per call worth screening. The screen's arithmetic grows with the rows while the
     /// head's bf16 stream does not: at four rows on two Zen 5 cores it still took 9.5–12.7 ms against
@@ -45,6 +45,9 @@ public struct GreedyScreen: @unchecked Sendable {
     /// it exists. At Gemma-2-2B's shape on two Zen 5 cores building took 1.6–2.2 s (most of it the OS
     /// handing over 593 MB of fresh 2 MB pages) and saved about 7 ms per step.
     public static let tokensWorthBuilding = 256
+
+    /// Whether a greedy request for `newTokens` tokens builds the screen (see `tokensWorthBuilding`).
+    public static func isWorthBuilding(forNewTokens newTokens: Int) -> Bool { newTokens >= tokensWorthBuilding }
 
     /// The screen of `weight`, kept with its storage and built now if `build` and not yet made; nil for a
     /// weight that is not a matrix (or deeper than 16384), or not built.

@@ -1,6 +1,5 @@
 import Foundation
 import LanguageModels
-import Tensors
 import SparseAutoencoders
 
 /// Resolves which layers a run reads and how (method §2): the SAE of each layer at the site it was
@@ -74,7 +73,7 @@ public enum FeatureSources {
         }
         let widths = layers.map { surveyed[$0]!.width }
         let plan = try CollectionMemoryPlan.choose(memory, sizes: .init(
-            modelBytes: model.weightByteCount + (maxNewTokens >= GreedyScreen.tokensWorthBuilding ? model.greedyScreenByteCount : 0),
+            modelBytes: model.weightByteCount + model.greedyScreenByteCount(forNewTokens: maxNewTokens),
             encoderBytes: layers.map { surveyed[$0]!.bytes },
             statisticsBytes: CollectionMemoryPlan.statisticsBytes(widths: widths, hiddenSize: hidden, histograms: configuration.mutualInformation),
             capturedRowsPerBatch: capturedRowsPerBatch, hiddenSize: hidden, widestSAE: widths.max() ?? 0), budgetBytes: budgetBytes)
