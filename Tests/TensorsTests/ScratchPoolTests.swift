@@ -20,6 +20,20 @@ final class ScratchPoolTests: XCTestCase {
         XCTAssertEqual(pool.idleBytes, 5 << 20)
     }
 
+    /// A request no idle block fits frees the idle blocks smaller than it (they served buffers that have
+    /// grown), so its pages come from memory just released; larger idle blocks stay.
+    func testOutgrownIdleBlocksAreFreedWhenALargerOneIsMade() {
+        let pool = ScratchPool(idleLimit: 1 << 26)
+        let small = pool.take(UInt8.self, count: 1 << 20), large = pool.take(UInt8.self, count: 16 << 20)
+        pool.release(small)
+        pool.release(large)
+        XCTAssertEqual(pool.idleBytes, 17 << 20)
+        let grown = pool.take(UInt8.self, count: 3 << 20)
+        XCTAssertEqual(pool.idleBytes, 16 << 20, "the 1 MB block is freed; the 16 MB one is kept")
+        pool.release(grown)
+        XCTAssertEqual(pool.idleBytes, 19 << 20)
+    }
+
     /// Blocks are 64-byte aligned whatever the element type; small requests bypass the pool.
     func testAlignmentAndSmallRequests() {
         let pool = ScratchPool(idleLimit: 1 << 26)
