@@ -11,7 +11,8 @@ import Foundation
 ///
 /// New blocks are cut to size classes, four per power of two (at most 25 % slack). A request takes the
 /// smallest idle block that holds it and is at most twice its size, so a collection whose batches vary
-/// in length keeps reusing the blocks of its longest batch. Requests under `minimumPooledBytes` go
+/// in length keeps reusing the blocks of its longest batch; a request no idle block fits frees the idle
+/// blocks smaller than it before a new one is made. Requests under `minimumPooledBytes` go
 /// straight to the allocator, which keeps small blocks mapped anyway. A block's contents are whatever
 /// its last user left: callers initialise what they read.
 public final class ScratchPool: @unchecked Sendable {
