@@ -110,15 +110,16 @@ public final class LanguageModel: @unchecked Sendable {
     /// that exists. Returns the bytes it holds.
     @discardableResult
     public func prepareGreedyScreen() -> Int {
-        GreedyScreen(weight: weights.head) == nil ? 0 : GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1])
+        GreedyScreen(weight: weights.head) == nil ? 0 : greedyScreenBytes
     }
 
     /// Bytes the greedy screen adds when generating `newTokens` tokens greedily (0 where none is built):
     /// what a memory plan must leave room for.
     public func greedyScreenByteCount(forNewTokens newTokens: Int) -> Int {
-        guard GreedyScreen.isWorthBuilding(forNewTokens: newTokens) else { return 0 }
-        return GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1])
+        GreedyScreen.isWorthBuilding(forNewTokens: newTokens) ? greedyScreenBytes : 0
     }
+
+    private var greedyScreenBytes: Int { GreedyScreen.byteCount(rows: weights.head.shape[0], depth: weights.head.shape[1]) }
 
     /// Logits (and hook calls) for each token sequence, without generating; see `Generator.forward`.
     public func forward(tokens: [[Int]], hooks: [ResidualHook] = [], logits: LogitPositions = .lastPosition) throws -> [Tensor] {

@@ -65,31 +65,31 @@ public final class ScratchPool: @unchecked Sendable {
             return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         }
         let size = Self.classSize(bytes)
-        let reused: UnsafeMutableRawPointer? = lock.withLock {
+        let (reused, outgrown): (UnsafeMutableRawPointer?, [UnsafeMutableRawPointer]) = lock.withLock {
             var fit: Int?
             for (candidate, blocks) in idle where !blocks.isEmpty && candidate >= size && candidate <= 2 * size {
                 fit = min(fit ?? candidate, candidate)
             }
-            guard let fit, let block = idle[fit]?.popLast() else { return nil }
-            idleTotal -= fit
-            outstanding[block] = fit
-            return block
+            if let fit, let block = idle[fit]?.popLast() {
+                idleTotal -= fit
+                outstanding[block] = fit
+                return (block, [])
+            }
+            // No idle block fits. The idle blocks smaller than this one most likely served the same
+            // buffers before they grew (a longer batch): they go back to the allocator first, so the new
+            // block gets pages the process has just released instead of fresh ones. On a cloud VM the
+            // first write to a page the guest has not used lately costs ~15 µs, against ~1.2 µs for one
+            // just released (Zen 5 guest, BENCHMARKS.md); a collection's second, longer batch spent ~3 %
+            // of its time there.
+            var smaller: [UnsafeMutableRawPointer] = []
+            for candidate in idle.keys.filter({ $0 < size }) {
+                let blocks = idle.removeValue(forKey: candidate) ?? []
+                idleTotal -= candidate * blocks.count
+                smaller += blocks
+            }
+            return (nil, smaller)
         }
         if let reused { return reused }
-        // No idle block fits. The idle blocks smaller than this one most likely served the same buffers
-        // before they grew (a longer batch): they go back to the allocator first, so the new block gets
-        // pages the process has just released instead of fresh ones. On a cloud VM the first write to a
-        // page the guest has not used lately costs ~15 µs, against ~1.2 µs for one just released (Zen 5
-        // guest, BENCHMARKS.md); a collection's second, longer batch spent ~3 % of its time there.
-        let outgrown: [UnsafeMutableRawPointer] = lock.withLock {
-            var blocks: [UnsafeMutableRawPointer] = []
-            for candidate in idle.keys where candidate < size {
-                let freed = idle.removeValue(forKey: candidate) ?? []
-                idleTotal -= candidate * freed.count
-                blocks += freed
-            }
-            return blocks
-        }
         outgrown.forEach { $0.deallocate() }
         let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         lock.withLock { outstanding[block] = size }
