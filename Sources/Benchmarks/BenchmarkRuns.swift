@@ -183,7 +183,7 @@ public enum ModelBenchmark {
     static func decodeShare(ceilings: MachineCeilings, work: ModelWork, batch: Int, context: Int, stepSeconds: Double,
                             precision: MatMulPrecision, bf16Dot: Bool) -> CeilingShare {
         let flops = Double(batch) * work.decodeFLOPsPerToken(context: context)
-        let bytes = work.greedyDecodeBytesPerStep(batch: batch)
+        let bytes = work.greedyDecodeBytesPerStep(batch: batch, compact: precision == .fast && bf16Dot)
         let readSeconds = bytes / (ceilings.readGBPerSecond * 1e9)
         let computeSeconds = flops / (ceilings.computeGFLOPS(precision: precision, bf16DotInUse: bf16Dot) * 1e9)
         return readSeconds >= computeSeconds

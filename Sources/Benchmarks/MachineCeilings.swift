@@ -116,14 +116,22 @@ public struct ModelWork: Sendable {
         return 2 * blockMatrixParameters + attentionFLOPs(context: (n + 1) / 2) + 2 * headParameters / n
     }
 
+    /// Bytes a product reads per weight. `compact`: the bf16 dot-product kernel reads a bf16 weight's
+    /// 12-bit compact copy (its lines kept whole, a few thousandths of them, are left out of the count).
+    public func productBytesPerParameter(compact: Bool) -> Double {
+        compact && weightBytesPerParameter == 2 ? 1.5 : weightBytesPerParameter
+    }
+
     /// Bytes of weights one decode step reads (all blocks and the head), whatever the batch.
-    public var decodeBytesPerStep: Double { (blockMatrixParameters + headParameters) * weightBytesPerParameter }
+    public func decodeBytesPerStep(compact: Bool) -> Double {
+        (blockMatrixParameters + headParameters) * productBytesPerParameter(compact: compact)
+    }
 
     /// `decodeBytesPerStep` for a greedy step of `batch` rows: up to `GreedyScreen.maxRows` rows read the
     /// head's int8 screen (one byte per weight) instead of the head (the few candidate rows are negligible).
-    public func greedyDecodeBytesPerStep(batch: Int) -> Double {
-        guard batch <= GreedyScreen.maxRows else { return decodeBytesPerStep }
-        return blockMatrixParameters * weightBytesPerParameter + headParameters
+    public func greedyDecodeBytesPerStep(batch: Int, compact: Bool) -> Double {
+        guard batch <= GreedyScreen.maxRows else { return decodeBytesPerStep(compact: compact) }
+        return blockMatrixParameters * productBytesPerParameter(compact: compact) + headParameters
     }
 
     public func decodeFLOPsPerToken(context: Int) -> Double {

@@ -41,24 +41,3 @@ void ck_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
         dst[i] = (float)h;
     }
 }
-
-size_t ck_bf16_packed_count(size_t N, size_t K) { return (N + 15) / 16 * ((K + 1) / 2) * 32; }
-
-void ck_pack_bf16_pairs(const uint16_t *w, size_t ldw, size_t N, size_t K, size_t g0, size_t g1, uint16_t *packed) {
-    const size_t pairs = (K + 1) / 2;
-    for (size_t g = g0; g < g1; g++) {
-        uint16_t *group = packed + g * pairs * 32;
-        /* Lane by lane: each weight row is read once, in order; the group (pairs x 64 bytes) stays in L2. */
-        for (size_t lane = 0; lane < 16; lane++) {
-            size_t n = 16 * g + lane;
-            uint16_t *out = group + 2 * lane;
-            if (n >= N) {
-                for (size_t p = 0; p < pairs; p++) out[p * 32] = out[p * 32 + 1] = 0;
-                continue;
-            }
-            const uint16_t *row = w + n * ldw;
-            for (size_t p = 0; p < K / 2; p++) memcpy(out + p * 32, row + 2 * p, 4);
-            if (K % 2) { out[(pairs - 1) * 32] = row[K - 1]; out[(pairs - 1) * 32 + 1] = 0; }
-        }
-    }
-}

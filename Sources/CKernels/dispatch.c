@@ -29,10 +29,10 @@ void ck_linear_f16w(CK_LINEAR_ARGS_F(uint16_t)) {
 int ck_linear_bf16x_packed(CK_LINEAR_ARGS_PACKED) {
 #ifdef CK_X86
     if (ck_active_level() < CK_AVX512BF16) return -1;
-    if (M > 0 && n1 > n0) ck_avx512bf16_linear_bf16x_packed(x, ldx, wp, y, ldy, M, K, n0, n1);
+    if (M > 0 && n1 > n0) ck_avx512bf16_linear_bf16x_packed(x, ldx, compact, y, ldy, M, K, n0, n1);
     return 0;
 #else
-    (void)x; (void)ldx; (void)wp; (void)y; (void)ldy; (void)M; (void)K; (void)n0; (void)n1;
+    (void)x; (void)ldx; (void)compact; (void)y; (void)ldy; (void)M; (void)K; (void)n0; (void)n1;
     return -1;
 #endif
 }

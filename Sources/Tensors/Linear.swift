@@ -308,8 +308,8 @@ public enum MatMul {
 
     /// Raised whenever a kernel's speed changes, so that `auto` precision timings cached by an older
     /// kernel on the same CPU and version are measured again (2: bf16 products on packed weights; 3: the
-    /// AVX-512 f32-activation kernels' one-row tiles).
-    public static let kernelRevision = 3
+    /// AVX-512 f32-activation kernels' one-row tiles; 4: bf16 products on the 12-bit compact copy).
+    public static let kernelRevision = 4
 
     /// Which SIMD path the kernels use: "avx512bf16", "avx512f", "avx2" or "portable".
     public static var kernelPath: String { String(cString: ck_kernel_path()) }
@@ -334,23 +334,36 @@ public enum MatMul {
 }
 
 extension Tensor {
-    /// This bf16 `[N, K]` weight in the layout of the bf16 dot-product kernel (`ck_pack_bf16_pairs`: 16
-    /// columns by k pairs), packed on its first `.fast` product and kept with the storage. The packed
-    /// copy is the same size as the weight; a weight mapped from a file hands its own pages back to the
-    /// OS once packed, so a model still takes its size in memory once (the pages are read again from the
-    /// file where something else, such as a tied embedding's lookups, reads the weight).
-    var packedBF16Pairs: UnsafePointer<UInt16> {
+    /// This bf16 `[N, K]` weight as the bf16 dot-product kernel reads it (`ck_pack_bf16_compact`: 16
+    /// columns by k pairs, 12 bits a weight, the same values bit for bit), made on its first `.fast`
+    /// product and kept with the storage. The copy is about three quarters of the weight's size; a
+    /// weight mapped from a file hands its own pages back to the OS once packed (they are read again
+    /// from the file where something else, such as a tied embedding's lookups, reads the weight).
+    var packedBF16Pairs: UnsafeRawPointer {
         precondition(dtype == .bf16 && rank == 2, "only bf16 matrices are packed, got \(dtype) \(shape)")
-        let n = shape[0], k = shape[1]
-        let count = ck_bf16_packed_count(n, k)
-        let copy = storage.derivedCopy(key: byteOffset, byteCount: count * 2) { bytes in
-            let source = UnsafeRawPointer(rawPointer).assumingMemoryBound(to: UInt16.self)
-            let packed = bytes.assumingMemoryBound(to: UInt16.self)
-            Parallel.forEachChunk((n + 15) / 16, grain: 16) { groups in
-                ck_pack_bf16_pairs(source, k, n, k, groups.lowerBound, groups.upperBound, packed)
+        if let copy = storage.existingDerivedCopy(key: byteOffset) { return copy }
+        let n = shape[0], k = shape[1], groups = (n + 15) / 16
+        let source = UnsafeRawPointer(rawPointer).assumingMemoryBound(to: UInt16.self)
+        // Each group's table and exception lines first: they decide the copy's size.
+        var tables = [UInt8](repeating: 0, count: 16 * groups)
+        var firsts = [UInt64](repeating: 0, count: groups + 1)
+        tables.withUnsafeMutableBufferPointer { tables in
+            firsts.withUnsafeMutableBufferPointer { firsts in
+                Parallel.forEachChunk(groups, grain: 16) { chunk in
+                    for g in chunk {
+                        firsts[g + 1] = UInt64(ck_bf16_compact_plan(source, k, n, k, g, tables.baseAddress! + 16 * g))
+                    }
+                }
+            }
+        }
+        for g in 0..<groups { firsts[g + 1] += firsts[g] }
+        let copyBytes = ck_bf16_compact_size(n, k, Int(firsts[groups]))
+        return storage.derivedCopy(key: byteOffset, byteCount: copyBytes) { bytes in
+            ck_bf16_compact_header(bytes, n, k, tables, firsts)
+            Parallel.forEachChunk(groups, grain: 16) { chunk in
+                ck_pack_bf16_compact(source, k, n, k, chunk.lowerBound, chunk.upperBound, bytes)
             }
             storage.releasePages(offset: byteOffset, count: byteCount)
         }
-        return copy.assumingMemoryBound(to: UInt16.self)
     }
 }

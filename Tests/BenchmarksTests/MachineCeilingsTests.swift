@@ -12,10 +12,13 @@ final class MachineCeilingsTests: XCTestCase {
         XCTAssertEqual(work.headParameters, 589_824_000)
         XCTAssertEqual(work.prefillFLOPsPerToken(length: 512) / 1e9, 4.1055, accuracy: 5e-5)
         XCTAssertEqual(work.decodeFLOPsPerToken(context: 128) / 1e9, 5.2555, accuracy: 5e-5)
-        XCTAssertEqual(work.decodeBytesPerStep / 1e9, 5.2282, accuracy: 5e-5)
+        XCTAssertEqual(work.decodeBytesPerStep(compact: false) / 1e9, 5.2282, accuracy: 5e-5)
         // A greedy step of up to four rows reads the head's int8 screen instead of its bf16 rows.
-        XCTAssertEqual(work.greedyDecodeBytesPerStep(batch: 1) / 1e9, 4.6384, accuracy: 5e-5)
-        XCTAssertEqual(work.greedyDecodeBytesPerStep(batch: 8) / 1e9, 5.2282, accuracy: 5e-5)
+        XCTAssertEqual(work.greedyDecodeBytesPerStep(batch: 1, compact: false) / 1e9, 4.6384, accuracy: 5e-5)
+        XCTAssertEqual(work.greedyDecodeBytesPerStep(batch: 8, compact: false) / 1e9, 5.2282, accuracy: 5e-5)
+        // The bf16 dot-product kernel reads 12 bits a weight.
+        XCTAssertEqual(work.greedyDecodeBytesPerStep(batch: 1, compact: true) / 1e9, 3.6262, accuracy: 5e-5)
+        XCTAssertEqual(work.greedyDecodeBytesPerStep(batch: 8, compact: true) / 1e9, 3.92115, accuracy: 5e-5)
     }
 
     func testProbeMeasuresEveryCeilingThisCPUHas() {

@@ -54,7 +54,7 @@ static const char *op_names[] = {"bf16w-exact", "bf16w-fast", "f32w", "gemm-f32"
 
 typedef struct {
     int op; size_t M, N, K, n0, n1;
-    const float *xf; const uint16_t *xb; const uint16_t *wb; const uint16_t *wp; const float *wf; float *y;
+    const float *xf; const uint16_t *xb; const uint16_t *wb; const void *wp; const float *wf; float *y;
 } job_t;
 
 static void run_slice(job_t *j) {
@@ -132,6 +132,30 @@ static double check(job_t j) {
     return worst;
 }
 
+/*
+ * The compact copy the fast kernels read (as Tensor.packedBF16Pairs makes it), on 2 MB pages where the
+ * kernel grants them, as TensorStorage's derived copies. NULL when out of memory.
+ */
+static void *pack_compact(const uint16_t *w, size_t N, size_t K) {
+    size_t groups = (N + 15) / 16;
+    uint8_t *luts = malloc(16 * groups);
+    uint64_t *first = calloc(groups + 1, 8);
+    if (!luts || !first) return NULL;
+    for (size_t g = 0; g < groups; g++) first[g + 1] = first[g] + ck_bf16_compact_plan(w, K, N, K, g, luts + 16 * g);
+    size_t bytes = (ck_bf16_compact_size(N, K, first[groups]) + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+    void *compact = aligned_alloc(2u << 20, bytes);
+    if (compact) {
+#ifdef MADV_HUGEPAGE
+        madvise(compact, bytes, MADV_HUGEPAGE);
+#endif
+        ck_bf16_compact_header(compact, N, K, luts, first);
+        ck_pack_bf16_compact(w, K, N, K, 0, groups, compact);
+    }
+    free(luts);
+    free(first);
+    return compact;
+}
+
 /* ---------- --decode-step ---------- */
 
 enum { STEP_LAYERS = 26, STEP_PRODUCTS = 7, STEP_ROUNDS = 12 };
@@ -140,7 +164,8 @@ static const size_t step_n[STEP_PRODUCTS] = {2048, 1024, 1024, 2304, 9216, 9216,
 static const size_t step_k[STEP_PRODUCTS] = {2304, 2304, 2304, 2048, 2304, 2304, 9216};
 
 typedef struct {
-    uint16_t *w[STEP_LAYERS][STEP_PRODUCTS], *packed[STEP_LAYERS][STEP_PRODUCTS], *xb;
+    uint16_t *w[STEP_LAYERS][STEP_PRODUCTS], *xb;
+    void *packed[STEP_LAYERS][STEP_PRODUCTS];
     float *x, *y;
     size_t M;
     int op;
@@ -211,13 +236,8 @@ static int decode_step(const char *paths_arg, size_t M) {
             }
             bytes += (double)count * 2;
             if (!any_fast) continue;
-            size_t packed = (ck_bf16_packed_count(step_n[p], step_k[p]) * 2 + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-            s.packed[l][p] = aligned_alloc(2u << 20, packed);
+            s.packed[l][p] = pack_compact(s.w[l][p], step_n[p], step_k[p]);
             if (!s.packed[l][p]) { fprintf(stderr, "out of memory for the packed weights\n"); return 2; }
-#ifdef MADV_HUGEPAGE
-            madvise(s.packed[l][p], packed, MADV_HUGEPAGE);
-#endif
-            ck_pack_bf16_pairs(s.w[l][p], step_k[p], step_n[p], step_k[p], 0, (step_n[p] + 15) / 16, s.packed[l][p]);
         }
     s.M = M;
     s.x = malloc(M * 9216 * 4);
@@ -324,17 +344,8 @@ int main(int argc, char **argv) {
             }
             free(tmp);
         }
-        uint16_t *wp = NULL;
-        for (int o = 0; o < nops; o++) if (ops[o] == OP_FAST && !wp) {
-            size_t bytes = (ck_bf16_packed_count(N, K) * 2 + 63) & ~(size_t)63;
-            /* On 2 MB pages where the kernel grants them, as TensorStorage's derived copies. */
-            bytes = (bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-            wp = aligned_alloc(2u << 20, bytes);
-#ifdef MADV_HUGEPAGE
-            madvise(wp, bytes, MADV_HUGEPAGE);
-#endif
-            ck_pack_bf16_pairs(wb, K, N, K, 0, (N + 15) / 16, wp);
-        }
+        void *wp = NULL;
+        for (int o = 0; o < nops; o++) if (ops[o] == OP_FAST && !wp) wp = pack_compact(wb, N, K);
         for (int o = 0; o < nops; o++) {
             for (int i = 0; i < nm; i++) {
                 size_t M = ms[i];

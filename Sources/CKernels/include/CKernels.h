@@ -41,12 +41,12 @@ void ck_linear_f16w(const float *x, size_t ldx, const uint16_t *w, size_t ldw,
 
 /*
  * The same product with bf16 activations (x already rounded, see ck_f32_to_bf16) on vdpbf16ps: what a
- * bf16 model computes in PyTorch. The weight must first be packed by ck_pack_bf16_pairs; each output is
+ * bf16 model computes in PyTorch. The weight must first be packed by ck_pack_bf16_compact; each output is
  * one f32 chain of vdpbf16ps steps over the k pairs in order, so a row's result never depends on the
  * other rows. x rows hold whole pairs: when K is odd, x[m, K] must be 0 (ldx >= K + 1). Runs only on
  * the "avx512bf16" path (ck_has_bf16_dot() == 1); elsewhere it writes nothing and returns -1.
  */
-int ck_linear_bf16x_packed(const uint16_t *x, size_t ldx, const uint16_t *packed,
+int ck_linear_bf16x_packed(const uint16_t *x, size_t ldx, const void *compact,
                            float *y, size_t ldy, size_t M, size_t K, size_t n0, size_t n1);
 
 /*
@@ -75,13 +75,19 @@ size_t ck_screen_collect(const ck_screen_input *in, const int64_t *s, const floa
                          const float *code_norm, size_t n0, size_t n1, double threshold, int32_t *found, size_t capacity);
 
 /*
- * The packed layout: columns in groups of 16 and k in pairs, group g's pair p at
- * packed[(g * ceil(K / 2) + p) * 32 + 2 * lane + {0, 1}] = w[16 g + lane, 2 p + {0, 1}], zero past N or K.
- * ck_bf16_packed_count is its size in elements; ck_pack_bf16_pairs fills groups [g0, g1) (callers
- * spread groups over threads). `packed` must be 64-byte aligned.
+ * The kernel's order ("packed pairs"): columns in groups of 16 and k in pairs, line p of group g holding
+ * w[16 g + lane, 2 p + {0, 1}] at word 2 lane + {0, 1}, zero past N or K. The compact copy stores it in
+ * 12 bits a weight, the same values bit for bit (compact.c): per group a table of 16 high bytes
+ * (ck_bf16_compact_plan picks the most frequent and counts the lines holding another, its exception
+ * lines); per 4 lines a 192-byte block of low bytes and 4-bit table codes; each exception line's 64 raw
+ * bytes. To make one: plan every group, allocate ck_bf16_compact_size bytes (64-byte aligned), write
+ * the header (luts: 16 per group; first: each group's first exception line in the running count, groups
+ * + 1 entries, the last the total), then fill groups [g0, g1) (callers spread groups over threads).
  */
-size_t ck_bf16_packed_count(size_t N, size_t K);
-void ck_pack_bf16_pairs(const uint16_t *w, size_t ldw, size_t N, size_t K, size_t g0, size_t g1, uint16_t *packed);
+size_t ck_bf16_compact_plan(const uint16_t *w, size_t ldw, size_t N, size_t K, size_t g, uint8_t lut[16]);
+size_t ck_bf16_compact_size(size_t N, size_t K, size_t exceptions);
+void ck_bf16_compact_header(void *compact, size_t N, size_t K, const uint8_t *luts, const uint64_t *first);
+void ck_pack_bf16_compact(const uint16_t *w, size_t ldw, size_t N, size_t K, size_t g0, size_t g1, void *compact);
 
 /* c[m, n] = sum_k a[m, k] * b[k, n] for m in [0, M), n in [n0, n1); all f32, row-major. */
 void ck_gemm_f32(const float *a, size_t lda, const float *b, size_t ldb,
