@@ -89,25 +89,31 @@ void ck_pack_bf16_compact(const uint16_t *w, size_t ldw, size_t N, size_t K, siz
             uint16_t line[4][32];
             gather_block(w, ldw, N, K, g, b, line);
             uint8_t *block = bytes + l.data + (g * l.blocks + b) * 192;
-            memset(block, 0, 192);
             /* Record r holds lines 4b + 2r (the kernel's unpacklo half, h = 0) and 4b + 2r + 1 (h = 1):
-               word j of a line sits at byte 16 (j / 8) + 8 h + j % 8 of the record's 64 low bytes, and its
-               code in nibble (byte & 31, half byte >> 5) of the record's 32 code bytes. */
-            for (size_t t = 0; t < 4 && 4 * b + t < l.pairs; t++) {
-                size_t r = t / 2, h = t % 2;
-                int exception = 0;
-                for (size_t j = 0; j < 32; j++) {
-                    uint16_t v = line[t][j];
-                    size_t at = 16 * (j / 8) + 8 * h + j % 8;
-                    block[64 * r + at] = (uint8_t)(v & 0xFF);
-                    int c = code[v >> 8];
-                    exception |= c < 0;
-                    block[128 + 32 * r + (at & 31)] |= (uint8_t)((c < 0 ? 0 : c) << (4 * (at >> 5)));
+               word j of a line sits at byte 16 (j / 8) + 8 h + j % 8 of the record's 64 low bytes, and the
+               code of byte i < 32 is the low nibble of the record's code byte i, that of byte 32 + i its
+               high nibble. Lines past the last pair stay zero. */
+            for (size_t r = 0; r < 2; r++) {
+                uint8_t low[64] = {0}, codes[64] = {0};
+                for (size_t h = 0; h < 2; h++) {
+                    size_t t = 2 * r + h;
+                    if (4 * b + t >= l.pairs) break;
+                    int exception = 0;
+                    for (size_t j = 0; j < 32; j++) {
+                        uint16_t v = line[t][j];
+                        size_t at = 16 * (j / 8) + 8 * h + j % 8;
+                        int c = code[v >> 8];
+                        exception |= c < 0;
+                        low[at] = (uint8_t)(v & 0xFF);
+                        codes[at] = (uint8_t)(c & 0x0F);
+                    }
+                    if (exception) {
+                        memcpy(raw + 32 * e, line[t], 64);
+                        lines[e++] = (uint32_t)(4 * b + t);
+                    }
                 }
-                if (exception) {
-                    memcpy(raw + 32 * e, line[t], 64);
-                    lines[e++] = (uint32_t)(4 * b + t);
-                }
+                memcpy(block + 64 * r, low, 64);
+                for (size_t i = 0; i < 32; i++) block[128 + 32 * r + i] = (uint8_t)(codes[i] | codes[32 + i] << 4);
             }
         }
     }

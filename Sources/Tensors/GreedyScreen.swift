@@ -2,9 +2,10 @@ import CKernels
 
 /// An int8 copy of an LM head `[V, K]` with, per row, what it takes to bound how far a logit read
 /// through the copy can be from the logit the head's own product computes. A greedy decode step finds
-/// with it the few rows that can hold the largest logit, reading one byte per weight where the bf16 head
-/// reads two, and computes only those rows with the head's product: the same token as the full head, for
-/// about half of its memory traffic (the head is 23 % of Gemma-2-2B's weights, 13 % of Llama-3.1-8B's).
+/// with it the few rows that can hold the largest logit, reading one byte per weight where the head's
+/// product reads two (`exact`) or one and a half (`fast`'s compact copy), and computes only those rows
+/// with the head's product: the same token as the full head, for half to two thirds of its memory
+/// traffic (the head is 23 % of Gemma-2-2B's weights, 13 % of Llama-3.1-8B's).
 ///
 /// The bound. A head row e has scale s = max|e| / 127 and codes q = round(e / s); an input row x (as the
 /// product sees it: rounded to bf16 under `.fast`) has scale t = max|x| / 8191 and int16 codes
