@@ -181,9 +181,9 @@ TBF16 static void decode_lines(const compact_view *v, size_t g, size_t p0, size_
 }
 
 /*
- * y[i, group g's columns] (+)= chain over pairs [p0, p0 + np) for R rows and G groups. `wp` points at
- * the first group's pair 0, groups are `group_stride` elements apart; lanes outside `mask[g]` are
- * neither read nor written.
+ * y[i, group g's columns] (+)= chain over np pairs for R rows and G groups, on a decoded panel: `wp`
+ * points at the first group's first pair and `x` at the matching pair of row 0, groups are
+ * `group_stride` elements apart; lanes outside `mask[g]` are neither read nor written.
  */
 TBF16I void chain_micro(const int R, const int G, const uint16_t *x, size_t ldx, const uint16_t *wp,
                         size_t group_stride, size_t np, float *y, size_t ldy, const __mmask16 *mask, int accumulate) {
