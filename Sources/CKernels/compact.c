@@ -15,6 +15,13 @@ static void code_table(const uint8_t lut[16], int8_t code[256]) {
     for (int c = 15; c >= 0; c--) code[lut[c]] = (int8_t)c;
 }
 
+/* Whether a line holds a high byte outside its group's table (it is then kept whole). */
+static int kept_whole(const uint16_t line[32], const int8_t code[256]) {
+    int outside = 0;
+    for (size_t j = 0; j < 32; j++) outside |= code[line[j] >> 8] < 0;
+    return outside;
+}
+
 /* Lines [4b, 4b + 4) of group g in the packed-pairs order (zero past N, K and the last pair). */
 static void gather_block(const uint16_t *w, size_t ldw, size_t N, size_t K, size_t g, size_t b, uint16_t out[4][32]) {
     memset(out, 0, 4 * 32 * sizeof(uint16_t));
@@ -55,11 +62,7 @@ size_t ck_bf16_compact_plan(const uint16_t *w, size_t ldw, size_t N, size_t K, s
     for (size_t b = 0; b < (pairs + 3) / 4; b++) {
         uint16_t line[4][32];
         gather_block(w, ldw, N, K, g, b, line);
-        for (size_t t = 0; t < 4 && 4 * b + t < pairs; t++) {
-            int exception = 0;
-            for (size_t j = 0; j < 32; j++) exception |= code[line[t][j] >> 8] < 0;
-            exceptions += (size_t)exception;
-        }
+        for (size_t t = 0; t < 4 && 4 * b + t < pairs; t++) exceptions += (size_t)kept_whole(line[t], code);
     }
     return exceptions;
 }
@@ -98,16 +101,13 @@ void ck_pack_bf16_compact(const uint16_t *w, size_t ldw, size_t N, size_t K, siz
                 for (size_t h = 0; h < 2; h++) {
                     size_t t = 2 * r + h;
                     if (4 * b + t >= l.pairs) break;
-                    int exception = 0;
                     for (size_t j = 0; j < 32; j++) {
                         uint16_t v = line[t][j];
                         size_t at = 16 * (j / 8) + 8 * h + j % 8;
-                        int c = code[v >> 8];
-                        exception |= c < 0;
                         low[at] = (uint8_t)(v & 0xFF);
-                        codes[at] = (uint8_t)(c & 0x0F);
+                        codes[at] = (uint8_t)(code[v >> 8] & 0x0F);
                     }
-                    if (exception) {
+                    if (kept_whole(line[t], code)) {
                         memcpy(raw + 32 * e, line[t], 64);
                         lines[e++] = (uint32_t)(4 * b + t);
                     }
